@@ -1,0 +1,9 @@
+"""fastapi-workbook's runtime: serve an app from a cell, check it, get hints.
+
+    from workbook import serve, check, hint, solution
+"""
+
+from workbook.checking import check, hint, solution
+from workbook.serving import serve
+
+__all__ = ["check", "hint", "serve", "solution"]

@@ -1,0 +1,92 @@
+"""The ``workbook`` command: check a chapter's notebook from a terminal or CI.
+
+Exit status: 0 every check passes, 1 some check fails, 2 the input is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbook import registry
+from workbook.notebooks import NotebookError, make_starter, read, write
+from workbook.results import summary, to_json, to_text
+
+USAGE_ERROR = 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    from workbook.execute import grade
+
+    chapter = registry.chapter(args.chapter)
+    exercises = [chapter.exercise(args.chapter)] if "." in args.chapter else list(chapter.exercises)
+    path = Path(args.notebook) if args.notebook else chapter.notebook
+    read(path)  # fail fast, with exit status 2, on a missing or broken notebook
+    if not args.json:
+        print(f"Running {path} in a fresh kernel, then checking chapter {chapter.id}…", file=sys.stderr)
+    results = grade(chapter, path, exercises, cell_timeout=args.timeout, total_timeout=args.total_timeout)
+    print(to_json(results) if args.json else to_text(results))
+    if not args.json:
+        print(summary(results), file=sys.stderr)
+    return 0 if results and all(r.passed for r in results) else 1
+
+
+def _starters(args: argparse.Namespace) -> int:
+    """Regenerate (or with --verify, compare) every starter from its solution."""
+    stale = []
+    for chapter in registry.chapters():
+        if args.chapter and chapter.id != args.chapter.zfill(2):
+            continue
+        wanted = make_starter(read(chapter.solution))
+        if args.verify:
+            have = read(chapter.notebook) if chapter.notebook.exists() else None
+            sources = lambda nb: [(c.cell_type, c.source) for c in nb.cells]  # noqa: E731
+            if have is None or sources(have) != sources(wanted):
+                stale.append(str(chapter.notebook))
+        else:
+            write(wanted, chapter.notebook)
+            print(f"wrote {chapter.notebook}")
+    if stale:
+        print("starter out of date with its solution (run `workbook starters`):", *stale, sep="\n  ")
+        return 1
+    return 0
+
+
+def _list(_: argparse.Namespace) -> int:
+    for chapter in registry.chapters():
+        print(f"{chapter.id}  {chapter.title}  ({chapter.minutes} min)")
+        for ex in chapter.exercises:
+            print(f"    {ex.id}  {ex.title}  [{len(ex.checks)} checks]")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="workbook", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run a notebook in a fresh kernel and check its apps")
+    check.add_argument("chapter", help='chapter id ("01") or exercise id ("01.2")')
+    check.add_argument("--notebook", help="notebook to check (default: notebooks/<chapter>.ipynb)")
+    check.add_argument("--json", action="store_true", help="print machine-readable results")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per cell")
+    check.add_argument("--total-timeout", type=float, default=300.0, help="seconds for the notebook")
+    check.set_defaults(run=_check)
+    starters = sub.add_parser("starters", help="regenerate starter notebooks from solutions")
+    starters.add_argument("chapter", nargs="?")
+    starters.add_argument("--verify", action="store_true", help="only compare; exit 1 if stale")
+    starters.set_defaults(run=_starters)
+    sub.add_parser("list", help="list chapters and exercises").set_defaults(run=_list)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (registry.RegistryError, NotebookError) as exc:
+        print(f"workbook: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

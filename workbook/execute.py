@@ -1,0 +1,159 @@
+"""Grade a notebook from outside: run it in a fresh kernel, check its apps from here.
+
+The learner's code runs only in the kernel process. This process asks the kernel
+for nothing but the URLs of the apps it serves, then runs the checks itself, so
+nothing the notebook does to pytest or to ``workbook`` in its kernel can change a
+verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbook import notebooks
+from workbook.checking import GRADING_ENV
+from workbook.registry import Chapter, Exercise
+from workbook.results import Result
+from workbook.runner import run_checks
+
+_PROBE = (
+    "import json as _j, workbook.serving as _s\n"
+    "print('WORKBOOK_TARGETS=' + _j.dumps(_s.running()))"
+)
+TEARDOWN_TAG = "workbook-teardown"
+_URL = re.compile(r"^http://127\.0\.0\.1:\d{2,5}$")
+
+
+@dataclass
+class Execution:
+    """What running the notebook left behind, in the terms a learner needs."""
+
+    targets: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # exercise id → why it may fail
+    fatal: str | None = None  # the kernel died or the run was cut off
+    seconds: float = 0.0
+
+
+def _targets_from(stdout: str) -> dict[str, str]:
+    for line in stdout.splitlines():
+        if line.startswith("WORKBOOK_TARGETS="):
+            with contextlib.suppress(ValueError, AttributeError):
+                raw = json.loads(line.removeprefix("WORKBOOK_TARGETS="))
+                return {str(k): str(v) for k, v in raw.items() if _URL.match(str(v))}
+    return {}
+
+
+class _Kernel:
+    """A fresh ipykernel driven over jupyter_client (no nbformat: it imports slowly)."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client.manager import KernelManager
+
+        self.km = KernelManager(kernel_name="python3")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own fd output
+        self.km.start_kernel(cwd=str(cwd), env={**os.environ, GRADING_ENV: "1"}, **quiet)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float) -> tuple[str | None, str, bool]:
+        """Execute ``code``: (error or None, stdout text, timed out)."""
+        errors: list[str] = []
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "error":
+                errors.append(f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip())
+            elif kind == "stream" and content.get("name") == "stdout" and sum(map(len, out)) < 1_000_000:
+                out.append(content.get("text", ""))
+
+        try:
+            self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False)
+        except TimeoutError:
+            self.km.interrupt_kernel()
+            with contextlib.suppress(TimeoutError):
+                self.kc.execute_interactive("", timeout=10, output_hook=lambda m: None)  # drain the reply
+            return None, "".join(out), True
+        return (errors[0] if errors else None), "".join(out), False
+
+    def alive(self) -> bool:
+        return bool(self.km.is_alive())
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.kc.stop_channels()
+        with contextlib.suppress(Exception):
+            self.km.shutdown_kernel(now=True)
+
+
+@contextlib.contextmanager
+def executed(path: Path, cell_timeout: float = 30.0, total_timeout: float = 300.0) -> Iterator[Execution]:
+    """Run every code cell in order in a new kernel, keep going after errors, and
+    keep the kernel (and the apps it serves) alive while the caller checks them."""
+    nb = notebooks.read(path)
+    result = Execution()
+    started = time.monotonic()
+    general: list[str] = []
+    teardown: list[str] = []
+    kernel = _Kernel(path.parent.resolve())
+    try:
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            tags = cell.get("metadata", {}).get("tags", [])
+            if TEARDOWN_TAG in tags:
+                teardown.append(cell.source)  # stops the apps: run after the checks
+                continue
+            left = total_timeout - (time.monotonic() - started)
+            if left <= 0:
+                result.fatal = f"the notebook ran past its {total_timeout:.0f} s limit at cell {index}"
+                break
+            error, _, timed_out = kernel.run(cell.source, min(cell_timeout, left))
+            if not kernel.alive():
+                result.fatal = f"the kernel died while running cell {index} (os._exit, a crash or out of memory?)"
+                break
+            if timed_out:
+                error = f"ran longer than {min(cell_timeout, left):.0f} s and was interrupted (an endless loop?)"
+            if error is None or ("raises-exception" in tags and not timed_out):
+                continue
+            exercise = notebooks.exercise_of(cell)
+            if exercise is not None:
+                result.notes[exercise] = f"your cell for {exercise} failed: {error}"
+            else:
+                general.append(f"cell {index} failed: {error}")
+        if result.fatal is None:
+            _, out, _ = kernel.run(_PROBE, 10)
+            result.targets = _targets_from(out)
+        if general:
+            for ex in notebooks.exercise_cells(nb):
+                result.notes[ex] = "\n".join(filter(None, [result.notes.get(ex), *general[:3]]))
+        result.seconds = time.monotonic() - started
+        yield result
+        if result.fatal is None:
+            for source in teardown:
+                kernel.run(source, 10)
+    finally:
+        kernel.close()
+
+
+def grade(chapter: Chapter, path: Path, exercises: list[Exercise] | None = None, **limits: float) -> list[Result]:
+    """Execute ``path`` and run the chapter's checks against what it serves."""
+    exercises = exercises or list(chapter.exercises)
+    with executed(path, **limits) as run:
+        if run.fatal:
+            return [
+                Result(chapter.id, ex.id, c.behaviour, False, run.fatal, c.hint, c.test)
+                for ex in exercises
+                for c in ex.checks
+            ]
+        return run_checks(chapter, exercises, run.targets, run.notes)

@@ -1,0 +1,150 @@
+"""Run a chapter's pytest checks in this process against already-served apps.
+
+The same function serves two callers: ``check()`` inside the learner's kernel (for
+instant feedback) and ``workbook check --notebook`` in a separate trusted process,
+where the apps live in another kernel and only their URLs cross over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from workbook.registry import Chapter, Exercise
+from workbook.results import Result
+from workbook.testing import Mismatch
+
+CHECK_TIMEOUT = 5.0
+
+
+class NotServed(Exception):
+    """No app of the needed name is running."""
+
+
+def _explain(exc: BaseException, targets: dict[str, str]) -> str:
+    """Turn what a check raised into words for a learner (no traceback)."""
+    if isinstance(exc, Mismatch):
+        return str(exc)
+    if isinstance(exc, NotServed):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"your app did not answer within {CHECK_TIMEOUT:.0f} s "
+            "(is a handler blocking or looping forever?)"
+        )
+    if isinstance(exc, httpx.TransportError):
+        where = ", ".join(targets.values()) or "(no URL)"
+        return f"could not talk to your app at {where}: {exc.__class__.__name__}: {exc}"
+    if isinstance(exc, AssertionError):
+        return str(exc).split("\nassert ")[0]
+    return f"the check itself crashed: {exc.__class__.__name__}: {exc}"
+
+
+class _Plugin:
+    """Gives checks their clients and records one outcome per test function."""
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        self.targets = targets
+        self.outcomes: dict[str, tuple[bool, str]] = {}
+        self.clients: list[httpx.Client] = []
+
+    def client_for(self, name: str) -> httpx.Client:
+        url = self.targets.get(name)
+        if url is None:
+            have = ", ".join(self.targets) or "none"
+            raise NotServed(
+                f"no app named {name!r} is being served (running: {have}) — "
+                f"run the cell that calls serve({'app' if name == 'app' else '...'}"
+                f"{'' if name == 'app' else f', name={name!r}'})"
+            )
+        client = httpx.Client(base_url=url, timeout=CHECK_TIMEOUT, trust_env=False)
+        self.clients.append(client)
+        return client
+
+    @pytest.fixture
+    def app(self) -> httpx.Client:
+        """The learner's main app (served as ``serve(app)``)."""
+        return self.client_for("app")
+
+    @pytest.fixture
+    def served(self) -> Any:
+        """``served("upstream")``: a client for another app the notebook serves."""
+        return self.client_for
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        yield
+        name = getattr(item, "originalname", item.name)
+        if call.excinfo is not None and call.when in ("setup", "call"):
+            exc = call.excinfo.value
+            if isinstance(exc, pytest.skip.Exception):
+                return
+            message = _explain(exc, self.targets)
+            self.outcomes.setdefault(name, (False, message))
+            if self.outcomes[name][0]:
+                self.outcomes[name] = (False, message)
+        elif call.when == "call":
+            self.outcomes.setdefault(name, (True, ""))
+
+
+@contextlib.contextmanager
+def _quiet_pytest_env() -> Iterator[None]:
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no nbval/anyio/...: faster, no side effects
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+
+
+def run_checks(
+    chapter: Chapter,
+    exercises: list[Exercise],
+    targets: dict[str, str],
+    preface: dict[str, str] | None = None,
+) -> list[Result]:
+    """Run the checks of ``exercises`` against ``targets`` (name → base URL).
+
+    ``preface`` maps an exercise id to a note that explains a failure before the
+    check does (its cell raised, the kernel died, ...).
+    """
+    module = chapter.checks_module
+    wanted = [check.test for ex in exercises for check in ex.checks]
+    plugin = _Plugin(targets)
+    args = [
+        str(module),
+        "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:faulthandler",
+        "-p", "no:pastebin", "-p", "no:junitxml", "-p", "no:doctest",
+        "--capture=sys", "--import-mode=importlib", "-c", os.devnull,
+        "--rootdir", str(module.parent), "-W", "ignore::DeprecationWarning",
+        "-k", " or ".join(wanted) if wanted else "nothing_selected",
+    ]  # fmt: skip
+    sink = io.StringIO()
+    with _quiet_pytest_env(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        try:
+            pytest.main(args, plugins=[plugin])
+        finally:
+            for client in plugin.clients:
+                client.close()
+    results = []
+    for ex in exercises:
+        note = (preface or {}).get(ex.id, "")
+        for check in ex.checks:
+            passed, message = plugin.outcomes.get(
+                check.test, (False, f"the check {check.test} did not run:\n{sink.getvalue()[-800:]}")
+            )
+            if note and not passed:
+                message = f"{note}\n{message}"
+            results.append(
+                Result(chapter.id, ex.id, check.behaviour, passed, message, check.hint, check.test)
+            )
+    return results

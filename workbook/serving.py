@@ -1,0 +1,243 @@
+"""Serve a FastAPI app from inside a Jupyter kernel with a real uvicorn server.
+
+Why a background thread with its own event loop: the kernel's loop is already
+running, so ``asyncio.run()``/``uvicorn.run()`` fail in a cell, and a server on the
+kernel's own loop deadlocks every synchronous HTTP call made from a cell. A thread
+with its own (uv)loop has neither problem and needs no nest_asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import html
+import inspect
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+
+from workbook import server_log
+from workbook._asgi import KeepAliveAfterErrors, ProxyPrefix
+
+_servers: dict[str, Server] = {}
+_lock = threading.Lock()
+_STARTUP_TIMEOUT = 15.0
+_GRACE = 3.0
+
+
+class ServerStartupError(RuntimeError):
+    """The app's lifespan startup raised; the message carries the server log."""
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        if port == 0:
+            sock.close()
+            raise
+        sock.bind(("127.0.0.1", 0))  # the old port is taken: any free one will do
+    sock.set_inheritable(False)
+    return sock
+
+
+class Server:
+    """A running app: ``url``, a ready ``client``, ``log()``, ``stop()``."""
+
+    def __init__(self, app: Any, name: str, port: int = 0, factory: Callable[[], Any] | None = None) -> None:
+        self.app = app
+        self.factory = factory
+        self.name = name
+        self.log_buffer = server_log.ServerLog()
+        self._sock = _bind(port)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"workbook-{name}-{self.port}", daemon=True
+        )
+        server_log.attach(self._thread.name, self.log_buffer)
+        self.client = httpx.Client(base_url=self.url, timeout=10.0, trust_env=False)
+        self.stopped = False
+
+    # -- lifecycle -----------------------------------------------------------
+    def _start(self) -> None:
+        started = time.perf_counter()
+        self._thread.start()
+        if not self._ready.wait(_STARTUP_TIMEOUT):
+            self.stop()
+            raise ServerStartupError(f"{self.name!r} did not start within {_STARTUP_TIMEOUT:.0f} s")
+        if self._failure is not None:
+            self.stop()
+            raise ServerStartupError(self._failure)
+        self.startup_seconds = time.perf_counter() - started
+
+    def _run(self) -> None:
+        loop = _new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        config = uvicorn.Config(
+            ProxyPrefix(KeepAliveAfterErrors(self.app)),
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=int(_GRACE),
+        )
+        server = uvicorn.Server(config)
+        try:
+            config.load()
+            server.lifespan = config.lifespan_class(config)
+            await server.startup(sockets=[self._sock])
+        except (Exception, SystemExit) as exc:  # SystemExit: uvicorn's "startup failed"
+            errors = "\n".join(self.log_buffer.errors) or repr(exc)
+            self._failure = f"the app {self.name!r} failed to start:\n{errors}"
+            self._ready.set()
+            return
+        self._ready.set()
+        while not self._stop_event.is_set():
+            try:  # uvicorn refreshes its Date header once a second in on_tick
+                await asyncio.wait_for(self._stop_event.wait(), timeout=1.0)
+            except TimeoutError:
+                await server.on_tick(0)
+        await self._shutdown(server)
+
+    async def _shutdown(self, server: uvicorn.Server) -> None:
+        """uvicorn's own shutdown, without its fixed 0.1 s sleeps (polls every 5 ms)."""
+        for listener in server.servers:
+            listener.close()
+        state = server.server_state
+        for connection in list(state.connections):
+            connection.shutdown()
+        deadline = time.monotonic() + _GRACE
+        while (state.connections or state.tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        for task in list(state.tasks):
+            task.cancel()
+        for connection in list(state.connections):
+            connection.transport.close()  # type: ignore[attr-defined]
+        await server.lifespan.shutdown()
+
+    def stop(self) -> None:
+        """Stop serving, join the thread, close the socket; safe to call twice."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.client.close()
+        loop, event = self._loop, self._stop_event
+        if loop is not None and event is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(event.set)
+        if self._thread.is_alive():
+            self._thread.join(_GRACE + 5)
+        if not self._thread.is_alive():
+            self._sock.close()  # only after the join: an early close kills the listener
+            server_log.detach(self._thread.name)
+        with _lock:
+            if _servers.get(self.name) is self:
+                del _servers[self.name]
+
+    # -- conveniences ----------------------------------------------------------
+    def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """A new AsyncClient for this server; use it with ``async with`` in a cell."""
+        return httpx.AsyncClient(base_url=self.url, timeout=10.0, trust_env=False, **kwargs)
+
+    def log(self, last: int | None = 40) -> None:
+        """Print the server's access log and tracebacks (kept out of cells otherwise)."""
+        print(self.log_buffer.text(last) or "(the log is empty)")
+
+    @property
+    def proxy_path(self) -> str:
+        """The path jupyter-server-proxy serves this port under, for this Jupyter server."""
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        return f"{prefix.rstrip('/')}/proxy/{self.port}"
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.stopped else "running"
+        return f"<Server {self.name!r} {state} at {self.url}>"
+
+    def _repr_html_(self) -> str:
+        if self.stopped:
+            return f"<code>{html.escape(repr(self))}</code>"
+        proxied = html.escape(self.proxy_path + "/docs")
+        direct = html.escape(self.url + "/docs")
+        return (
+            f"<code>{html.escape(repr(self))}</code><br>Swagger UI: "
+            f'<a href="{proxied}" target="_blank">through Jupyter</a> · '
+            f'<a href="{direct}" target="_blank">direct ({direct})</a>'
+        )
+
+
+def serve(app: Any, name: str = "app") -> Server:
+    """Start ``app`` on 127.0.0.1 in the background; re-running replaces the old one.
+
+    ``app`` may also be a function that builds the app: then ``check()`` calls it
+    again before checking, so the checks see the learner's latest cells. The
+    replacement keeps the old port when it is free, so URLs stay valid.
+    """
+    factory = app if inspect.isfunction(app) else None
+    if factory is not None:
+        app = factory()
+    server_log.install()
+    with _lock:
+        old = _servers.get(name)
+    port = 0
+    if old is not None:
+        port = old.port
+        old.stop()
+    server = Server(app, name, port, factory)
+    server._start()
+    with _lock:
+        _servers[name] = server
+    return server
+
+
+def running() -> dict[str, str]:
+    """Name → base URL of every server this kernel is running (what checks call)."""
+    with _lock:
+        return {name: s.url for name, s in _servers.items() if not s.stopped}
+
+
+def rebuild() -> None:
+    """Re-serve every server that was started from a factory (see ``serve``)."""
+    with _lock:
+        built = [(name, s.factory) for name, s in _servers.items() if s.factory and not s.stopped]
+    for name, factory in built:
+        serve(factory, name)
+
+
+def stop_all() -> None:
+    with _lock:
+        servers = list(_servers.values())
+    for server in servers:
+        server.stop()
+
+
+atexit.register(stop_all)
