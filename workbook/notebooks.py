@@ -26,7 +26,7 @@ class NotebookError(ValueError):
     """A notebook is missing or unreadable; the message says which and why."""
 
 
-class Notebook(dict):  # type: ignore[type-arg]
+class Notebook(dict[str, Any]):
     """A notebook as plain JSON with attribute access (``nb.cells``, ``cell.source``).
 
     Plain ``json`` on purpose: importing nbformat pulls in jsonschema's format

@@ -142,7 +142,7 @@ class Server:
         for task in list(state.tasks):
             task.cancel()
         for connection in list(state.connections):
-            connection.transport.close()  # type: ignore[attr-defined]
+            connection.transport.close()
         await server.lifespan.shutdown()
 
     def stop(self) -> None:
