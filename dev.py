@@ -30,7 +30,7 @@ def run(*cmd: str | Path, **kw: object) -> None:
 
 def setup() -> None:
     """Create the venv and install the project with its dev extra; skip when nothing changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must run (and explain) on old Pythons
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating {VENV}")
@@ -46,7 +46,8 @@ def setup() -> None:
 def lab() -> None:
     setup()
     print("\nOpening JupyterLab at chapter 01. On a machine without a browser, open the URL it prints.\n")
-    run(BIN / "jupyter", "lab", "notebooks/01_models.ipynb", "--no-browser" if not _has_display() else "--browser=default")
+    browser = "--browser=default" if _has_display() else "--no-browser"
+    run(BIN / "jupyter", "lab", "notebooks/01_models.ipynb", browser)
 
 
 def _has_display() -> bool:

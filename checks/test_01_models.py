@@ -29,7 +29,8 @@ def word(length: int = 6) -> str:
 
 def body(**overrides: object) -> dict[str, object]:
     # age goes as a numeric string: valid whether Age is still str (the starter) or int
-    base = {"username": name(), "email": f"{word(8)}{rng.randint(1, 99)}@{word()}.org", "age": str(rng.randint(18, 120))}
+    email = f"{word(8)}{rng.randint(1, 99)}@{word()}.org"
+    base = {"username": name(), "email": email, "age": str(rng.randint(18, 120))}
     return {**base, **overrides}
 
 

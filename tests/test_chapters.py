@@ -40,9 +40,11 @@ def test_every_check_passes_on_the_solution(chapter: registry.Chapter) -> None:
     assert results and not failing, "\n".join(failing)
 
 
-@pytest.mark.parametrize(
-    ("chapter", "wrong"), _wrong_answers(), ids=lambda x: x["exercise"] + ":" + x["fails"] if isinstance(x, dict) else ""
-)
+def _case_id(value: object) -> str:
+    return f"{value['exercise']}:{value['fails']}" if isinstance(value, dict) else ""
+
+
+@pytest.mark.parametrize(("chapter", "wrong"), _wrong_answers(), ids=_case_id)
 def test_a_wrong_answer_fails_with_its_message(chapter: registry.Chapter, wrong: dict, tmp_path: Path) -> None:
     nb = notebooks.read(chapter.solution)
     (index,) = notebooks.exercise_cells(nb)[wrong["exercise"]][:1]
