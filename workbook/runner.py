@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from workbook import http
 from workbook.registry import Chapter, Exercise
 from workbook.results import Result
 from workbook.testing import Mismatch
@@ -52,7 +53,7 @@ class _Plugin:
     def __init__(self, targets: dict[str, str]) -> None:
         self.targets = targets
         self.outcomes: dict[str, tuple[bool, str]] = {}
-        self.clients: list[httpx.Client] = []
+        self.clients: dict[str, httpx.Client] = {}
 
     def client_for(self, name: str) -> httpx.Client:
         url = self.targets.get(name)
@@ -63,9 +64,9 @@ class _Plugin:
                 f"run the cell that calls serve({'app' if name == 'app' else '...'}"
                 f"{'' if name == 'app' else f', name={name!r}'})"
             )
-        client = httpx.Client(base_url=url, timeout=CHECK_TIMEOUT, trust_env=False)
-        self.clients.append(client)
-        return client
+        if name not in self.clients:  # one client per app for the whole run
+            self.clients[name] = http.client(url, timeout=CHECK_TIMEOUT)
+        return self.clients[name]
 
     @pytest.fixture
     def app(self) -> httpx.Client:
@@ -123,7 +124,8 @@ def run_checks(
     args = [
         str(module),
         "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:faulthandler",
-        "-p", "no:pastebin", "-p", "no:junitxml", "-p", "no:doctest",
+        "-p", "no:pastebin", "-p", "no:junitxml", "-p", "no:doctest", "-p", "no:logging",
+        "-p", "no:unraisableexception", "-p", "no:threadexception",  # each ends with a costly gc.collect()
         "--capture=sys", "--import-mode=importlib", "-c", os.devnull,
         "--rootdir", str(module.parent), "-W", "ignore::DeprecationWarning",
         "-k", " or ".join(wanted) if wanted else "nothing_selected",
@@ -133,7 +135,7 @@ def run_checks(
         try:
             pytest.main(args, plugins=[plugin])
         finally:
-            for client in plugin.clients:
+            for client in plugin.clients.values():
                 client.close()
     results = []
     for ex in exercises:

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from workbook import server_log
+from workbook import http, server_log
 from workbook._asgi import KeepAliveAfterErrors, ProxyPrefix
 
 _servers: dict[str, Server] = {}
@@ -77,7 +77,7 @@ class Server:
             target=self._run, name=f"workbook-{name}-{self.port}", daemon=True
         )
         server_log.attach(self._thread.name, self.log_buffer)
-        self.client = httpx.Client(base_url=self.url, timeout=10.0, trust_env=False)
+        self.client = http.client(self.url)
         self.stopped = False
 
     # -- lifecycle -----------------------------------------------------------
@@ -167,7 +167,7 @@ class Server:
     # -- conveniences ----------------------------------------------------------
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
         """A new AsyncClient for this server; use it with ``async with`` in a cell."""
-        return httpx.AsyncClient(base_url=self.url, timeout=10.0, trust_env=False, **kwargs)
+        return http.async_client(self.url, **kwargs)
 
     def log(self, last: int | None = 40) -> None:
         """Print the server's access log and tracebacks (kept out of cells otherwise)."""
