@@ -29,7 +29,8 @@ INDENTED = """def f(v):
 
 
 def test_starter_swaps_the_solution_for_the_uncommented_starter() -> None:
-    assert notebooks.starter_source(CELL) == "# ✏️ Exercise 01.2 — TODO: a username type.\nUsername = str\nprint(Username)\n"
+    expected = "# ✏️ Exercise 01.2 — TODO: a username type.\nUsername = str\nprint(Username)\n"
+    assert notebooks.starter_source(CELL) == expected
 
 
 def test_indented_blocks_keep_their_indentation() -> None:

@@ -70,13 +70,15 @@ def test_100_start_stop_cycles_leak_no_thread_and_no_socket() -> None:
     assert sockets() == socks
 
 
-def test_rerunning_replaces_the_server_on_the_same_port() -> None:
+def test_rerunning_replaces_the_app_behind_the_same_handle_and_port() -> None:
     first = serve(make_app())
-    second = serve(make_app())
-    assert first.stopped and not second.stopped
-    assert second.port == first.port
-    assert second.client.get("/ok").status_code == 200
-    assert serving.running() == {"app": second.url}
+    assert first.client.get("/ok").status_code == 200  # leaves a pooled keep-alive connection
+    other = FastAPI()
+    other.get("/ok")(lambda: {"ok": 2})
+    second = serve(other)
+    assert second is first and not first.stopped
+    assert first.client.get("/ok").json() == {"ok": 2}  # the same client keeps working
+    assert serving.running() == {"app": first.url}
 
 
 def test_lifespan_runs_on_start_and_stop() -> None:
@@ -165,6 +167,8 @@ def test_a_factory_is_rebuilt_by_rebuild() -> None:
         return make_app()
 
     first = serve(build_app)
+    app_before = first.app
     serving.rebuild()
-    assert len(built) == 2 and first.stopped
+    assert len(built) == 2 and first.app is not app_before
     assert serving.running()["app"] == first.url  # same port, new app
+    assert first.client.get("/ok").status_code == 200

@@ -62,23 +62,25 @@ class Server:
     """A running app: ``url``, a ready ``client``, ``log()``, ``stop()``."""
 
     def __init__(self, app: Any, name: str, port: int = 0, factory: Callable[[], Any] | None = None) -> None:
-        self.app = app
-        self.factory = factory
         self.name = name
         self.log_buffer = server_log.ServerLog()
+        self._prepare(app, factory, port)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = http.client(self.url)
+        self.stopped = False
+
+    def _prepare(self, app: Any, factory: Callable[[], Any] | None, port: int) -> None:
+        """Set up a fresh engine (socket, thread, loop) for ``app``; the handle stays."""
+        self.app = app
+        self.factory = factory
         self._sock = _bind(port)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self._ready = threading.Event()
         self._failure: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"workbook-{name}-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"workbook-{self.name}-{self.port}", daemon=True)
         server_log.attach(self._thread.name, self.log_buffer)
-        self.client = http.client(self.url)
-        self.stopped = False
 
     # -- lifecycle -----------------------------------------------------------
     def _start(self) -> None:
@@ -145,12 +147,8 @@ class Server:
             connection.transport.close()
         await server.lifespan.shutdown()
 
-    def stop(self) -> None:
-        """Stop serving, join the thread, close the socket; safe to call twice."""
-        if self.stopped:
-            return
-        self.stopped = True
-        self.client.close()
+    def _halt(self) -> None:
+        """Stop the engine: the thread joins, the socket closes; the handle stays usable."""
         loop, event = self._loop, self._stop_event
         if loop is not None and event is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed in between
@@ -160,6 +158,24 @@ class Server:
         if not self._thread.is_alive():
             self._sock.close()  # only after the join: an early close kills the listener
             server_log.detach(self._thread.name)
+
+    def _restart(self, app: Any, factory: Callable[[], Any] | None) -> None:
+        """Serve ``app`` on the same port (if free) behind this same handle and client."""
+        self._halt()
+        self._prepare(app, factory, self.port)
+        if self.url != f"http://127.0.0.1:{self.port}":  # the old port was taken meanwhile
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.client.close()
+            self.client = http.client(self.url)
+        self._start()
+
+    def stop(self) -> None:
+        """Stop serving, join the thread, close the socket and client; safe to call twice."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self._halt()
+        self.client.close()
         with _lock:
             if _servers.get(self.name) is self:
                 del _servers[self.name]
@@ -199,8 +215,9 @@ def serve(app: Any, name: str = "app") -> Server:
     """Start ``app`` on 127.0.0.1 in the background; re-running replaces the old one.
 
     ``app`` may also be a function that builds the app: then ``check()`` calls it
-    again before checking, so the checks see the learner's latest cells. The
-    replacement keeps the old port when it is free, so URLs stay valid.
+    again before checking, so the checks see the learner's latest cells. Serving a
+    name again restarts the same handle on the same port, so ``server.client`` and
+    URLs held in other cells stay valid.
     """
     factory = app if inspect.isfunction(app) else None
     if factory is not None:
@@ -208,11 +225,14 @@ def serve(app: Any, name: str = "app") -> Server:
     server_log.install()
     with _lock:
         old = _servers.get(name)
-    port = 0
-    if old is not None:
-        port = old.port
-        old.stop()
-    server = Server(app, name, port, factory)
+    if old is not None and not old.stopped:
+        try:
+            old._restart(app, factory)
+        except ServerStartupError:
+            old.stop()
+            raise
+        return old
+    server = Server(app, name, 0, factory)
     server._start()
     with _lock:
         _servers[name] = server
