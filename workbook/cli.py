@@ -38,6 +38,8 @@ def _starters(args: argparse.Namespace) -> int:
     for chapter in registry.chapters():
         if args.chapter and chapter.id != args.chapter.zfill(2):
             continue
+        if args.execute:
+            _execute_in_place(chapter.solution)
         wanted = make_starter(read(chapter.solution))
         if args.verify:
             have = read(chapter.notebook) if chapter.notebook.exists() else None
@@ -51,6 +53,15 @@ def _starters(args: argparse.Namespace) -> int:
         print("starter out of date with its solution (run `workbook starters`):", *stale, sep="\n  ")
         return 1
     return 0
+
+
+def _execute_in_place(path: Path) -> None:
+    """Run a solution notebook and keep its outputs (what learners see, what nbval compares)."""
+    import subprocess
+
+    print(f"executing {path}", file=sys.stderr)
+    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def _list(_: argparse.Namespace) -> int:
@@ -74,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     starters = sub.add_parser("starters", help="regenerate starter notebooks from solutions")
     starters.add_argument("chapter", nargs="?")
     starters.add_argument("--verify", action="store_true", help="only compare; exit 1 if stale")
+    starters.add_argument("--execute", action="store_true", help="first run each solution in place")
     starters.set_defaults(run=_starters)
     sub.add_parser("list", help="list chapters and exercises").set_defaults(run=_list)
     return top
