@@ -11,7 +11,8 @@ from datetime import datetime
 
 import httpx
 
-from workbook.testing import error_locs, expect, json_body, show
+from workbook.testing import error_locs, expect, json_body
+from workbook.testing import show as _show
 
 rng = random.Random()
 LOWER = string.ascii_lowercase + string.digits + "_"
@@ -34,6 +35,12 @@ def body(**overrides: object) -> dict[str, object]:
     return {**base, **overrides}
 
 
+def show(response: httpx.Response) -> str:
+    """What the app answered; a 500 here nearly always means exercise 01.1 is not done yet."""
+    note = " — the handler's UserResponse.model_validate(row) failed: do exercise 01.1 first"
+    return _show(response) + (note if response.status_code == 500 else "")
+
+
 def field_error(response: httpx.Response, field: str) -> bool:
     return response.status_code == 422 and ("body", field) in error_locs(response)
 
@@ -45,8 +52,7 @@ def created(client: httpx.Client, path: str = "/users", **overrides: object) -> 
     expect(
         response.status_code == 201,
         f"201 Created for a valid user {sent}",
-        show(response) + (" — a 500 means UserResponse.model_validate(row) failed (exercise 01.1)"
-                          if response.status_code == 500 else ""),
+        show(response),
     )
     return sent, json_body(response)
 

@@ -117,5 +117,5 @@ class Report:
 
         self._box = w.VBox(self._children(), layout=w.Layout(border="1px solid #d0d7de", padding="6px"))
         bundle = self._box._repr_mimebundle_()
-        bundle["text/plain"] = to_text(self.results, hints=False)
+        bundle["text/plain"] = to_text(self.results)  # for frontends without widgets
         display(bundle, raw=True)
