@@ -35,7 +35,14 @@ def check(what: str) -> Report | None:
             ]
         return run_checks(chapter, exercises, running())
 
-    return Report(chapter, exercises, run(), rerun=run)
+    def run_and_record() -> list[Result]:
+        from workbook.progress import record
+
+        results = run()
+        record(results, chapter.root)
+        return results
+
+    return Report(chapter, exercises, run_and_record(), rerun=run_and_record)
 
 
 def hint(exercise_id: str, level: int | None = None) -> None:

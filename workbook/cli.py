@@ -6,7 +6,9 @@ Exit status: 0 every check passes, 1 some check fails, 2 the input is wrong.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from workbook import registry
@@ -26,6 +28,10 @@ def _check(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"Running {path} in a fresh kernel, then checking chapter {chapter.id}…", file=sys.stderr)
     results = grade(chapter, path, exercises, cell_timeout=args.timeout, total_timeout=args.total_timeout)
+    if path.resolve() == chapter.notebook.resolve():  # the learner's own notebook: that is progress
+        from workbook import progress
+
+        progress.record(results, chapter.root)
     print(to_json(results) if args.json else to_text(results))
     if not args.json:
         print(summary(results), file=sys.stderr)
@@ -88,7 +94,38 @@ def parser() -> argparse.ArgumentParser:
     starters.add_argument("--execute", action="store_true", help="first run each solution in place")
     starters.set_defaults(run=_starters)
     sub.add_parser("list", help="list chapters and exercises").set_defaults(run=_list)
+    _learner_commands(sub)
     return top
+
+
+def _learner_commands(sub: argparse._SubParsersAction) -> None:
+    """progress, reset, watch (learners) and grade (instructors); each lives in its own module."""
+
+    def lazy(module: str) -> Callable[[argparse.Namespace], int]:
+        return lambda args: int(importlib.import_module(f"workbook.{module}").main(args))
+
+    sub.add_parser("progress", help="chapters × exercises done, from the latest checks").set_defaults(
+        run=lazy("progress")
+    )
+    reset = sub.add_parser("reset", help="restore a chapter's (or one exercise's) starter; backs up first")
+    reset.add_argument("chapter", help='chapter id ("01")')
+    reset.add_argument("--exercise", help='only this exercise ("3" or "01.3")')
+    reset.add_argument("--notebook", help="notebook to reset (default: notebooks/<chapter>.ipynb)")
+    reset.set_defaults(run=lazy("reset"))
+    watch = sub.add_parser("watch", help="re-check a chapter every time its notebook is saved")
+    watch.add_argument("chapter", help='chapter id ("01")')
+    watch.add_argument("--notebook", help="notebook to watch (default: notebooks/<chapter>.ipynb)")
+    watch.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the file")
+    watch.add_argument("--runs", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop after N checks
+    watch.set_defaults(run=lazy("watch"))
+    grade = sub.add_parser("grade", help="grade a folder of submissions (one folder or .zip per learner)")
+    grade.add_argument("submissions", help="folder holding one folder or .zip per learner")
+    grade.add_argument("--out", required=True, help="where to write gradebook.csv and report.html")
+    grade.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per cell")
+    grade.add_argument("--total-timeout", type=float, default=120.0, help="seconds allowed per notebook")
+    grade.add_argument("--memory-mb", type=float, default=1024.0, help="memory a kernel may allocate")
+    grade.add_argument("--workers", type=int, default=None, help="kernels at once (default: 2, or 1 core)")
+    grade.set_defaults(run=lazy("grading"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,10 @@ import contextlib
 import json
 import os
 import re
+import resource
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,29 @@ def _targets_from(stdout: str) -> dict[str, str]:
 class _Kernel:
     """A fresh ipykernel driven over jupyter_client (no nbformat: it imports slowly)."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        memory_mb: float | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> None:
         from jupyter_client.manager import KernelManager
 
         self.km = KernelManager(kernel_name="python3")
+        self.stuck = False  # the kernel ignored an interrupt: nothing more can run in it
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own fd output
-        self.km.start_kernel(cwd=str(cwd), env={**os.environ, GRADING_ENV: "1"}, **quiet)
+        self.km.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {}), GRADING_ENV: "1"}, **quiet)
+        pid = getattr(self.km.provisioner, "pid", None)
+        if pid and on_start:
+            on_start(int(pid))
+        if pid and memory_mb:
+            # RLIMIT_DATA counts what the kernel really allocates (heap and anonymous
+            # mmaps), not the address space that threads and arenas only reserve.
+            # Set from here, after the launch: no preexec_fn in a threaded process.
+            limit = int(memory_mb * 2**20)
+            with contextlib.suppress(OSError, ValueError):
+                resource.prlimit(int(pid), resource.RLIMIT_DATA, (limit, limit))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
@@ -81,8 +99,10 @@ class _Kernel:
             self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False)
         except TimeoutError:
             self.km.interrupt_kernel()
-            with contextlib.suppress(TimeoutError):
+            try:
                 self.kc.execute_interactive("", timeout=10, output_hook=lambda m: None)  # drain the reply
+            except TimeoutError:
+                self.stuck = True
             return None, "".join(out), True
         return (errors[0] if errors else None), "".join(out), False
 
@@ -97,15 +117,26 @@ class _Kernel:
 
 
 @contextlib.contextmanager
-def executed(path: Path, cell_timeout: float = 30.0, total_timeout: float = 300.0) -> Iterator[Execution]:
+def executed(
+    path: Path,
+    cell_timeout: float = 30.0,
+    total_timeout: float = 300.0,
+    memory_mb: float | None = None,
+    env: dict[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> Iterator[Execution]:
     """Run every code cell in order in a new kernel, keep going after errors, and
-    keep the kernel (and the apps it serves) alive while the caller checks them."""
+    keep the kernel (and the apps it serves) alive while the caller checks them.
+
+    ``memory_mb`` caps what the kernel may allocate, ``env`` adds to its environment,
+    ``on_start`` receives its process id (the grader kills it if all else fails).
+    """
     nb = notebooks.read(path)
     result = Execution()
     started = time.monotonic()
     general: list[str] = []
     teardown: list[str] = []
-    kernel = _Kernel(path.parent.resolve())
+    kernel = _Kernel(path.parent.resolve(), env, memory_mb, on_start)
     try:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -121,6 +152,9 @@ def executed(path: Path, cell_timeout: float = 30.0, total_timeout: float = 300.
             error, _, timed_out = kernel.run(cell.source, min(cell_timeout, left))
             if not kernel.alive():
                 result.fatal = f"the kernel died while running cell {index} (os._exit, a crash or out of memory?)"
+                break
+            if kernel.stuck:
+                result.fatal = f"cell {index} ran past its time limit and ignored the interrupt; the kernel was stopped"
                 break
             if timed_out:
                 error = f"ran longer than {min(cell_timeout, left):.0f} s and was interrupted (an endless loop?)"
@@ -146,7 +180,7 @@ def executed(path: Path, cell_timeout: float = 30.0, total_timeout: float = 300.
         kernel.close()
 
 
-def grade(chapter: Chapter, path: Path, exercises: list[Exercise] | None = None, **limits: float) -> list[Result]:
+def grade(chapter: Chapter, path: Path, exercises: list[Exercise] | None = None, **limits: Any) -> list[Result]:
     """Execute ``path`` and run the chapter's checks against what it serves."""
     exercises = exercises or list(chapter.exercises)
     with executed(path, **limits) as run:

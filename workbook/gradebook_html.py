@@ -1,0 +1,101 @@
+"""The instructor's HTML report: an overview table, then feedback for each learner.
+
+One self-contained file (no scripts, no external CSS) that can be mailed or put on
+a shared drive. Everything that came from a submission is escaped and cut short:
+a notebook can print 10 MB or HTML of its own, and neither may reach the report
+as more than a few lines of text.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from pathlib import Path
+
+from workbook.registry import Chapter
+from workbook.results import Result
+
+MAX_MESSAGE = 1500
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}
+th{background:#f3f3f3}.ok{background:#e8f5e9}.part{background:#fff8e1}.no{background:#ffebee}
+pre{white-space:pre-wrap;margin:0;font-size:.85em;max-width:60em}h2{margin-top:2em;border-top:1px solid #ccc}
+.note{color:#8d6e00}
+"""
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + f"\n… ({len(text) - MAX_MESSAGE} more characters)"
+
+
+def _klass(score: float) -> str:
+    return "ok" if score >= 1 else ("part" if score > 0 else "no")
+
+
+def _anchor(name: str) -> str:
+    return "learner-" + "".join(ch if ch.isalnum() else "-" for ch in name)
+
+
+def _overview(by_learner: dict[str, list[Result]], exercises: list[str]) -> str:
+    head = "".join(f"<th>{escape(ex)}</th>" for ex in exercises)
+    rows = []
+    for name, results in by_learner.items():
+        score = _scores(results)
+        cells = "".join(
+            f'<td class="{_klass(score.get(ex, 0.0))}">{score.get(ex, 0.0):.2f}</td>' for ex in exercises
+        )
+        total = sum(score.get(ex, 0.0) for ex in exercises)
+        link = f'<a href="#{_anchor(name)}">{escape(name)}</a>'
+        rows.append(f"<tr><td>{link}</td>{cells}<td><b>{total:.2f}</b> / {len(exercises)}</td></tr>")
+    return f"<table><tr><th>learner</th>{head}<th>total</th></tr>{''.join(rows)}</table>"
+
+
+def _scores(results: list[Result]) -> dict[str, float]:
+    per: dict[str, list[bool]] = {}
+    for r in results:
+        per.setdefault(r.exercise, []).append(r.passed)
+    return {ex: sum(v) / len(v) for ex, v in per.items()}
+
+
+def _learner(name: str, results: list[Result], notes: list[str]) -> str:
+    parts = [f'<h2 id="{_anchor(name)}">{escape(name)}</h2>']
+    parts += [f'<p class="note">{escape(n)}</p>' for n in notes]
+    score = _scores(results)
+    done = [ex for ex, s in score.items() if s >= 1]
+    parts.append(f"<p>{len(done)} of {len(score)} exercises complete.</p>")
+    rows = []
+    for r in results:
+        verdict = "pass" if r.passed else "FAIL"
+        detail = "" if r.passed else f"<pre>{escape(_short(r.message))}</pre>"
+        hint = "" if r.passed or not r.hint else f"<br><i>hint: {escape(r.hint)}</i>"
+        rows.append(
+            f'<tr class="{"ok" if r.passed else "no"}"><td>{escape(r.exercise)}</td><td>{verdict}</td>'
+            f"<td>{escape(r.behaviour)}{detail}{hint}</td></tr>"
+        )
+    parts.append(f"<table><tr><th>exercise</th><th>verdict</th><th>behaviour</th></tr>{''.join(rows)}</table>")
+    return "\n".join(parts)
+
+
+def render(by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]]) -> str:
+    exercises = [ex.id for c in chapters for ex in c.exercises]
+    titles = ", ".join(f"{c.id} {c.title}" for c in chapters)
+    body = [
+        "<h1>Gradebook</h1>",
+        f"<p>{len(by_learner)} learners · chapters {escape(titles)} · {time.strftime('%Y-%m-%d %H:%M')}</p>",
+        "<p>Each cell is the share of an exercise's checks that pass. Verdicts were computed by the grader "
+        "over HTTP against each learner's app, never by the learner's kernel.</p>",
+        _overview(by_learner, exercises),
+        *(_learner(name, results, notes.get(name, [])) for name, results in by_learner.items()),
+    ]
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>Gradebook</title>'
+        f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )
+
+
+def write_report(
+    by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]], path: Path
+) -> None:
+    path.write_text(render(by_learner, chapters, notes), encoding="utf-8")

@@ -1,0 +1,140 @@
+"""A small pool of grading workers that survives whatever a notebook does to it.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies
+(a kernel that kills its parent, the OOM killer) every pending future fails and the
+pool is unusable. Here each worker slot is a thread that owns one process: if the
+process dies, only the notebook it was grading gets a verdict saying so, its kernel
+is killed by process group, and a fresh worker takes the next notebook. A notebook
+that outlives its hard deadline is handled the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from workbook.grading_worker import Limits, Snapshot, Task, failing, worker_main
+from workbook.registry import Chapter
+from workbook.results import Result
+
+Done = Callable[[Task, list[Result]], None]
+
+
+def _kill_group(pid: int | None) -> None:
+    """The kernel runs in its own session: kill it and anything it started."""
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+class _Slot:
+    def __init__(self, ctx: Any, snap: Snapshot, limits: Limits) -> None:
+        self.ctx, self.snap, self.limits = ctx, snap, limits
+        self.proc: Any = None
+        self.conn: Connection | None = None
+
+    def _start(self) -> None:
+        parent, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=worker_main, args=(child, self.snap, self.limits), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        if not parent.poll(120) or parent.recv()[0] != "ready":
+            raise RuntimeError("a grading worker did not start")
+
+    def _stop(self, kernel: int | None) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # SIGTERM: the worker closes its kernel on the way out
+            self.proc.join(5)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(5)
+        _kill_group(kernel)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+    def run(self, task: Task, deadline: float) -> list[Result] | str:
+        """The results, or why the worker had to be stopped."""
+        if self.proc is None or not self.proc.is_alive():
+            self._start()
+        assert self.conn is not None
+        kernel: int | None = None
+        self.conn.send(task)
+        waited = 0.0
+        while True:
+            try:
+                ready = self.conn.poll(0.5)
+                if ready:
+                    kind, value = self.conn.recv()
+                    if kind == "kernel":
+                        kernel = int(value)
+                        continue
+                    return list(value)
+            except (EOFError, OSError):
+                ready = False
+            waited += 0.5
+            if not self.proc.is_alive():
+                self._stop(kernel)
+                return "the grading process was killed while this notebook ran (did a cell kill its parent?)"
+            if waited > deadline:
+                self._stop(kernel)
+                return f"grading took longer than {deadline:.0f} s in total and was stopped"
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+        if self.proc is not None:
+            self.proc.join(10)
+        self._stop(None)
+
+
+def run_all(
+    tasks: list[Task], chapters: dict[str, Chapter], snap: Snapshot, limits: Limits, workers: int, done: Done
+) -> None:
+    """Grade ``tasks`` on ``workers`` processes; call ``done`` (from a worker thread) for each."""
+    if not tasks:
+        return
+    ctx = mp.get_context("spawn")  # a clean interpreter: nothing inherited from the caller
+    todo: queue.Queue[Task] = queue.Queue()
+    for task in tasks:
+        todo.put(task)
+    deadline = limits.total_timeout + 60
+    errors: list[BaseException] = []
+
+    def slot_loop() -> None:
+        slot = _Slot(ctx, snap, limits)
+        try:
+            while True:
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome = slot.run(task, deadline)
+                except Exception as exc:  # the worker could not even start: report, keep going
+                    outcome = f"the grader failed on this notebook: {exc.__class__.__name__}: {exc}"
+                    slot._stop(None)
+                if isinstance(outcome, str):
+                    outcome = failing(chapters[task.chapter], outcome)
+                done(task, outcome)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+        finally:
+            slot.close()
+
+    threads = [threading.Thread(target=slot_loop, daemon=True) for _ in range(max(1, min(workers, len(tasks))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

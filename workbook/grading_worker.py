@@ -1,0 +1,169 @@
+"""One grading worker process: grade notebooks, one fresh kernel each, from a snapshot.
+
+Why a snapshot: a learner's kernel runs as the same user as the grader, so it can
+reach any file the grader can. The instructor's registry, checks and runtime are
+therefore read into memory once, before any learner code runs. Each worker writes
+the checks into a private temporary folder, imports everything the checks need
+before the first kernel starts, and re-hashes that folder after every notebook: a
+notebook that changed it scores nothing and the folder is rewritten from memory.
+Each kernel gets its own throw-away copy of ``workbook`` and ``app_skeleton``
+(``PYTHONPATH``), so editing "the workbook" from a cell edits only that copy.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import importlib
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from workbook import notebooks, registry
+from workbook.results import Result
+
+Snapshot = dict[str, bytes]  # path relative to the workbook root → content
+KERNEL_PARTS = ("workbook/", "app_skeleton/", "checks/registry.toml")
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: float = 30.0
+    total_timeout: float = 120.0
+    memory_mb: float = 1024.0
+
+
+@dataclass(frozen=True)
+class Task:
+    learner: str
+    chapter: str
+    notebook: str | None  # the temporary copy to run; None: the learner has no notebook for it
+    why_missing: str = ""
+
+
+def take_snapshot(root: Path) -> Snapshot:
+    """Everything a grade depends on, read once: registry, checks, runtime, app support."""
+    snap: Snapshot = {}
+    for folder, pattern in (("checks", "*"), ("workbook", "*.py"), ("workbook", "py.typed"), ("app_skeleton", "*")):
+        for path in sorted((root / folder).glob(pattern)):
+            if path.is_file() and path.suffix in (".py", ".toml", ".typed", ".txt", ".sql"):
+                snap[path.relative_to(root).as_posix()] = path.read_bytes()
+    return snap
+
+
+def digest(snap: Snapshot, prefix: str = "") -> str:
+    h = hashlib.sha256()
+    for name in sorted(snap):
+        if name.startswith(prefix):
+            h.update(name.encode() + b"\0" + hashlib.sha256(snap[name]).digest())
+    return h.hexdigest()
+
+
+def write_snapshot(snap: Snapshot, into: Path, parts: tuple[str, ...]) -> None:
+    for name, data in snap.items():
+        if name.startswith(parts):
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def read_tree(folder: Path) -> Snapshot:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def failing(chapter: registry.Chapter, why: str) -> list[Result]:
+    """Every check of the chapter fails with the same reason (the notebook never ran usefully)."""
+    return [
+        Result(chapter.id, ex.id, c.behaviour, False, why, c.hint, c.test)
+        for ex in chapter.exercises
+        for c in ex.checks
+    ]
+
+
+def _preimport(private: Path) -> None:
+    """Import what the checks import now, so no module is read from disk once learners run."""
+    for name in ("pytest", "httpx", "jupyter_client.manager", "workbook.runner", "workbook.execute"):
+        importlib.import_module(name)
+    for module in (private / "checks").glob("test_*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+
+
+class Grader:
+    """The state of one worker: its private checks and the chapters read from them."""
+
+    def __init__(self, snap: Snapshot, limits: Limits) -> None:
+        self.snap, self.limits = snap, limits
+        self.private = Path(tempfile.mkdtemp(prefix="wbg-"))
+        write_snapshot(snap, self.private, ("checks/",))
+        self.checks_digest = digest(snap, "checks/")
+        self.chapters = {c.id: c for c in registry.chapters(self.private)}
+        _preimport(self.private)
+
+    def _tampered(self) -> bool:
+        now = {f"checks/{k}": v for k, v in read_tree(self.private / "checks").items() if "__pycache__" not in k}
+        if digest(now) == self.checks_digest:
+            return False
+        shutil.rmtree(self.private / "checks", ignore_errors=True)
+        write_snapshot(self.snap, self.private, ("checks/",))
+        return True
+
+    def grade(self, task: Task, on_start: object = None) -> list[Result]:
+        from workbook.execute import executed
+        from workbook.runner import run_checks
+
+        chapter = self.chapters[task.chapter]
+        if task.notebook is None:
+            return failing(chapter, task.why_missing or f"no {chapter.stem}.ipynb in this submission")
+        path = Path(task.notebook)
+        try:
+            notebooks.read(path)
+        except notebooks.NotebookError as exc:
+            return failing(chapter, f"could not read the notebook: {str(exc).replace(str(path.parent), '')}")
+        lib = Path(tempfile.mkdtemp(prefix="wbk-"))
+        write_snapshot(self.snap, lib, KERNEL_PARTS)
+        env = {"PYTHONPATH": str(lib), "WORKBOOK_ROOT": str(lib), "WORKBOOK_NO_RECORD": "1"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        lim = self.limits
+        try:
+            with executed(path, lim.cell_timeout, lim.total_timeout, lim.memory_mb, env, on_start) as run:  # type: ignore[arg-type]
+                if run.fatal:
+                    results = failing(chapter, run.fatal)
+                else:
+                    results = run_checks(chapter, list(chapter.exercises), run.targets, run.notes)
+        except Exception as exc:  # a kernel that never came up, a notebook that breaks jupyter_client...
+            results = failing(chapter, f"the grader could not run this notebook: {exc.__class__.__name__}: {exc}")
+        finally:
+            shutil.rmtree(lib, ignore_errors=True)
+        if self._tampered():
+            return failing(chapter, "this notebook changed the grader's check files while it ran: no points")
+        return results
+
+
+def worker_main(conn: Connection, snap: Snapshot, limits: Limits) -> None:
+    """Serve tasks from ``conn`` until it sends None; report each kernel's pid first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # exit through finally: kernels get closed
+    grader = Grader(snap, limits)
+    try:
+        conn.send(("ready", None))
+        while (task := conn.recv()) is not None:
+            try:
+                results = grader.grade(task, on_start=lambda pid: conn.send(("kernel", pid)))
+            except Exception as exc:  # never let one notebook take the worker down
+                results = failing(grader.chapters[task.chapter], f"grader error: {exc.__class__.__name__}: {exc}")
+            conn.send(("done", results))
+    except (EOFError, OSError):
+        pass
+    finally:
+        shutil.rmtree(grader.private, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""``workbook reset NN [--exercise K]``: start a chapter, or one exercise, over.
+
+It never loses work: the learner's notebook is first copied, byte for byte, to
+``<stem>.backup-<timestamp>.ipynb`` beside it (git ignores that pattern), and the
+command prints where. The starter comes from the solution, as ``workbook starters``
+makes it, so a reset exercise is exactly what a new learner sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from workbook import registry
+from workbook.notebooks import NotebookError, exercise_cells, make_starter, read, write
+
+
+def backup(path: Path) -> Path:
+    """Copy ``path`` to a new timestamped file next to it and return that file."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.backup-{stamp}.ipynb")
+    n = 1
+    while target.exists():  # two resets in one second keep both backups
+        target = path.with_name(f"{path.stem}.backup-{stamp}-{n}.ipynb")
+        n += 1
+    shutil.copy2(path, target)
+    return target
+
+
+def exercise_id(chapter: registry.Chapter, exercise: str) -> str:
+    """Accept "3", "01.3" or "1.3" for exercise 01.3."""
+    wanted = exercise if "." in exercise else f"{chapter.id}.{exercise}"
+    head, _, tail = wanted.partition(".")
+    return chapter.exercise(f"{head.zfill(2)}.{tail}").id
+
+
+def reset(chapter: registry.Chapter, exercise: str | None = None, path: Path | None = None) -> tuple[Path | None, str]:
+    """Restore the starter; return (backup path or None, what changed)."""
+    path = path or chapter.notebook
+    starter = make_starter(read(chapter.solution))
+    if not path.exists():
+        write(starter, path)
+        return None, f"{path} did not exist: wrote the starter"
+    if exercise is None:
+        saved = backup(path)
+        write(starter, path)
+        return saved, f"{path} is the starter of chapter {chapter.id} again"
+    ex = exercise_id(chapter, exercise)
+    try:
+        nb = read(path)
+    except NotebookError as exc:
+        raise NotebookError(f"{exc}; reset the whole chapter instead: workbook reset {chapter.id}") from None
+    mine = exercise_cells(nb).get(ex, [])
+    fresh = [starter.cells[i] for i in exercise_cells(starter).get(ex, [])]
+    if not mine:
+        raise NotebookError(
+            f"{path.name} has no cell tagged exercise-{ex} (deleted or re-tagged?); "
+            f"reset the whole chapter instead: workbook reset {chapter.id}"
+        )
+    saved = backup(path)
+    for index, cell in zip(mine, fresh, strict=False):
+        nb.cells[index].source = cell.source
+        nb.cells[index].outputs = []
+        nb.cells[index].execution_count = None
+    write(nb, path)
+    return saved, f"exercise {ex} in {path} is back to its starter ({len(mine)} cell(s)); every other cell is untouched"
+
+
+def main(args: argparse.Namespace) -> int:
+    chapter = registry.chapter(args.chapter)
+    saved, what = reset(chapter, args.exercise, Path(args.notebook) if args.notebook else None)
+    print(what)
+    if saved is not None:
+        print(f"your previous version is saved as {saved}")
+    print("If the notebook is open in JupyterLab, reload it from disk (File → Reload Notebook from Disk).")
+    return 0
