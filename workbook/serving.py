@@ -25,6 +25,7 @@ import uvicorn
 
 from workbook import http, server_log
 from workbook._asgi import KeepAliveAfterErrors, ProxyPrefix
+from workbook.offline_docs import offline_docs
 
 _servers: dict[str, Server] = {}
 _lock = threading.Lock()
@@ -108,7 +109,7 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         config = uvicorn.Config(
-            ProxyPrefix(KeepAliveAfterErrors(self.app)),
+            ProxyPrefix(KeepAliveAfterErrors(offline_docs(self.app))),
             log_config=None,
             lifespan="on",
             timeout_graceful_shutdown=int(_GRACE),
