@@ -172,3 +172,32 @@ def test_a_factory_is_rebuilt_by_rebuild() -> None:
     assert len(built) == 2 and first.app is not app_before
     assert serving.running()["app"] == first.url  # same port, new app
     assert first.client.get("/ok").status_code == 200
+
+
+def test_a_hanging_handler_fails_its_check_then_later_checks_fail_fast() -> None:
+    import time as _time
+
+    from workbook import registry, runner
+    from workbook.registry import Chapter, Exercise
+
+    app = FastAPI()
+
+    @app.get("/value/{key}")
+    async def hang(key: str) -> None:
+        _time.sleep(2.5)  # blocks the server's loop
+
+    server = serve(app)
+    toy = registry.chapter("90", __import__("pathlib").Path(__file__).parent / "toy")
+    exercises = [Exercise(e.id, e.title, e.checks) for e in toy.exercises[:3]]
+    chapter = Chapter(toy.id, toy.stem, toy.title, tuple(exercises), root=toy.root)
+    saved, runner.CHECK_TIMEOUT = runner.CHECK_TIMEOUT, 0.5
+    try:
+        started = _time.monotonic()
+        results = runner.run_checks(chapter, exercises, {"app": server.url})
+        took = _time.monotonic() - started
+    finally:
+        runner.CHECK_TIMEOUT = saved
+    assert [r.passed for r in results] == [False, False, False]
+    assert "did not answer within" in results[0].message
+    assert "stopped answering" in results[1].message and "stopped answering" in results[2].message
+    assert took < 2.0, took

@@ -54,9 +54,15 @@ class _Plugin:
         self.targets = targets
         self.outcomes: dict[str, tuple[bool, str]] = {}
         self.clients: dict[str, httpx.Client] = {}
+        self.stuck: set[str] = set()  # apps that timed out once: later checks fail fast
 
     def client_for(self, name: str) -> httpx.Client:
         url = self.targets.get(name)
+        if name in self.stuck:
+            raise NotServed(
+                f"your app {name!r} stopped answering: an earlier check got no answer within "
+                f"{CHECK_TIMEOUT:.0f} s (is a handler blocking or looping forever?)"
+            )
         if url is None:
             have = ", ".join(self.targets) or "none"
             raise NotServed(
@@ -86,6 +92,10 @@ class _Plugin:
             exc = call.excinfo.value
             if isinstance(exc, pytest.skip.Exception):
                 return
+            if isinstance(exc, httpx.TimeoutException):
+                with contextlib.suppress(RuntimeError):  # which app was it?
+                    base = f"{exc.request.url.scheme}://{exc.request.url.netloc.decode()}"
+                    self.stuck.update(n for n, url in self.targets.items() if url == base)
             message = _explain(exc, self.targets)
             self.outcomes.setdefault(name, (False, message))
             if self.outcomes[name][0]:
