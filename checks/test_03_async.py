@@ -1,0 +1,158 @@
+"""Chapter 03 checks: concurrency, graded by timing requests against the learner's app.
+
+Every verdict compares times measured in the same check — one request alone against
+several at once, or a /ping against one slow request — never an absolute number,
+so a loaded machine slows both sides alike. Requests go from threads (not asyncio)
+because ``check()`` runs inside the kernel, where an event loop is already running.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from workbook.testing import expect, json_body, show
+
+rng = random.Random()
+BURST = 6  # requests at once: enough to tell overlap (≈1×) from a queue (≈6×)
+
+
+def timed_get(client: httpx.Client, path: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = client.get(path)
+    return response, time.perf_counter() - started
+
+
+def at_once(client: httpx.Client, paths: list[str]) -> tuple[list[httpx.Response], float]:
+    """GET every path concurrently; return the responses and the wall time of the batch."""
+    with ThreadPoolExecutor(len(paths)) as pool:
+        started = time.perf_counter()
+        responses = list(pool.map(client.get, paths))
+        return responses, time.perf_counter() - started
+
+
+def ping_while(client: httpx.Client, paths: list[str], after: float) -> float:
+    """Seconds a /ping takes when sent ``after`` seconds into a batch of concurrent requests."""
+    with ThreadPoolExecutor(len(paths)) as pool:
+        pending = [pool.submit(client.get, path) for path in paths]
+        time.sleep(after)
+        _, latency = timed_get(client, "/ping")
+        for future in pending:
+            future.result()
+    return latency
+
+
+def ok_json(response: httpx.Response, what: str) -> dict:
+    expect(response.status_code == 200, f"200 from {what}", show(response))
+    return json_body(response)
+
+
+def overlaps(
+    client: httpx.Client, path_for: Callable[[], str], verify: Callable[[httpx.Response], None], what: str
+) -> None:
+    """BURST requests at once must take under 3× one request (a queue takes about BURST×)."""
+    response, single = timed_get(client, path_for())
+    verify(response)
+    responses, burst = at_once(client, [path_for() for _ in range(BURST)])
+    for response in responses:
+        verify(response)
+    expect(
+        burst < 3 * single,
+        f"{BURST} concurrent {what} in under 3× the time of one ({3 * single:.2f} s)",
+        f"one took {single:.2f} s, {BURST} at once took {burst:.2f} s ({burst / single:.1f}×): they waited in line",
+    )
+
+
+def ping_stays_fast(client: httpx.Client, paths: Callable[[], list[str]], single: float, what: str) -> None:
+    """/ping sent during slow requests must answer in under 40 % of one slow request (two tries)."""
+    latencies = []
+    for _ in range(2):  # a second chance absorbs one unlucky scheduling hiccup on a busy machine
+        latencies.append(ping_while(client, paths(), after=single / 5))
+        if latencies[-1] < 0.4 * single:
+            return
+    expect(
+        False,
+        f"/ping answered in under {0.4 * single:.2f} s while {what} ran (one takes {single:.2f} s)",
+        f"/ping took {', '.join(f'{t:.2f} s' for t in latencies)}: the event loop was blocked",
+    )
+
+
+# -- 03.1 a blocking async handler --------------------------------------------------
+def _report_path() -> str:
+    return f"/report?seconds={rng.uniform(0.2, 0.3):.3f}"
+
+
+def _report_ok(response: httpx.Response) -> None:
+    ok_json(response, "GET /report")
+
+
+def test_reports_overlap(app: httpx.Client) -> None:
+    overlaps(app, _report_path, _report_ok, "GET /report requests")
+
+
+def test_ping_answers_during_reports(app: httpx.Client) -> None:
+    seconds = rng.uniform(0.25, 0.3)
+    _, single = timed_get(app, f"/report?seconds={seconds:.3f}")
+    ping_stays_fast(app, lambda: [f"/report?seconds={seconds:.3f}"] * 4, single, "4 reports")
+
+
+# -- 03.2 CPU-bound crunch ------------------------------------------------------------
+def _expected_sum(n: int) -> int:
+    return (n - 1) * n * (2 * n - 1) // 6
+
+
+def _crunch(client: httpx.Client, n: int) -> float:
+    response, took = timed_get(client, f"/crunch?n={n}")
+    got = ok_json(response, f"GET /crunch?n={n}").get("sum_of_squares")
+    expect(got == _expected_sum(n), f"sum_of_squares = {_expected_sum(n)} for n={n}", f"sum_of_squares = {got!r}")
+    return took
+
+
+def test_ping_answers_during_crunch(app: httpx.Client) -> None:
+    probe = rng.randint(300_000, 400_000)
+    took = _crunch(app, probe)
+    n = int(min(max(probe * 0.4 / max(took, 1e-3), probe), 30_000_000))  # about 0.4 s of work here
+    single = _crunch(app, n)
+    ping_stays_fast(app, lambda: [f"/crunch?n={n}"], single, "one crunch")
+
+
+# -- 03.3 one shared upstream client --------------------------------------------------
+def test_relay_reuses_one_upstream_connection(app: httpx.Client, served: Callable[[str], httpx.Client]) -> None:
+    upstream = served("upstream")
+    tag = "".join(rng.choices(string.ascii_lowercase, k=10))
+    calls = 6
+    for i in range(calls):
+        item = f"{tag}-{i}-{rng.randint(0, 999)}"
+        got = ok_json(app.get(f"/relay/{item}"), f"GET /relay/{item}")
+        expect(
+            got.get("item") == item and got.get("served_by") == "upstream",
+            f"the upstream's answer for {item!r}",
+            repr(got),
+        )
+    stats = ok_json(upstream.get("/connections", params={"prefix": tag}), "the upstream's GET /connections")
+    expect(
+        stats.get("requests") == calls and stats.get("connections", calls) <= 2,
+        f"{calls} sequential relayed calls over 1 (at most 2) TCP connections to the upstream",
+        f"{stats.get('connections')} connections for {stats.get('requests')} calls — a new client per call",
+    )
+
+
+# -- 03.4 offload a blocking SDK call --------------------------------------------------
+def test_scores_overlap(app: httpx.Client) -> None:
+    delay = rng.uniform(0.2, 0.3)
+
+    def path() -> str:
+        return f"/score/{rng.randint(1, 10**6)}?delay={delay:.3f}"
+
+    def verify(response: httpx.Response) -> None:
+        user_id = int(response.request.url.path.rsplit("/", 1)[1])
+        got = ok_json(response, f"GET {response.request.url.path}")
+        wanted = {"user_id": user_id, "score": 300 + (user_id * 37) % 551}
+        expect(got == wanted, repr(wanted), repr(got))
+
+    overlaps(app, path, verify, "GET /score requests")
