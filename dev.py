@@ -46,8 +46,13 @@ def setup() -> None:
 def lab() -> None:
     setup()
     print("\nOpening JupyterLab at chapter 01. On a machine without a browser, open the URL it prints.\n")
-    browser = "--browser=default" if _has_display() else "--no-browser"
-    run(BIN / "jupyter", "lab", "notebooks/01_models.ipynb", browser)
+    args = ["--browser=default" if _has_display() else "--no-browser"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and classroom VMs often run as root
+    try:
+        run(BIN / "jupyter", "lab", "--LabApp.default_url=/lab/tree/notebooks/01_models.ipynb", *args)
+    except KeyboardInterrupt:
+        print("\nJupyterLab stopped.")
 
 
 def _has_display() -> bool:
@@ -72,4 +77,7 @@ if __name__ == "__main__":
     commands = {"lab": lab, "test": test, "setup": setup}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    commands[sys.argv[1]]()
+    try:
+        commands[sys.argv[1]]()
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"dev.py: `{' '.join(map(str, exc.cmd))}` failed with exit status {exc.returncode}")
