@@ -50,3 +50,8 @@ def test_read_rejects_what_is_not_a_notebook(tmp_path: Path) -> None:
     (tmp_path / "y.ipynb").write_bytes(b"\xff\xfe{")
     with pytest.raises(notebooks.NotebookError, match="not JSON"):
         notebooks.read(tmp_path / "y.ipynb")
+
+
+def test_a_solution_without_starter_block_becomes_a_comment() -> None:
+    source = "x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION\n"
+    assert notebooks.starter_source(source) == "x = 1\n# YOUR CODE HERE\n"

@@ -108,7 +108,8 @@ def starter_source(source: str) -> str:
     """An exercise cell's source with each solution block swapped for its starter."""
 
     def swap(match: re.Match[str]) -> str:
-        return _uncomment(match.group("starter") or "# YOUR CODE HERE\n")
+        starter = match.group("starter")
+        return _uncomment(starter) if starter is not None else "# YOUR CODE HERE\n"
 
     return _BLOCK.sub(swap, source)
 
