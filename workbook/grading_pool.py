@@ -11,16 +11,17 @@ that outlives its hard deadline is handled the same way.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
-from workbook.grading_worker import Limits, Snapshot, Task, failing, worker_main
+from workbook.grading_worker import Limits, Snapshot, Task, failing
 from workbook.registry import Chapter
 from workbook.results import Result
 
@@ -35,27 +36,39 @@ def _kill_group(pid: int | None) -> None:
 
 
 class _Slot:
-    def __init__(self, ctx: Any, snap: Snapshot, limits: Limits) -> None:
-        self.ctx, self.snap, self.limits = ctx, snap, limits
-        self.proc: Any = None
+    """One worker process (``python -m workbook.grading_worker``) and a socket to it.
+
+    A plain subprocess rather than multiprocessing's spawn: spawn re-imports the
+    caller's ``__main__``, which breaks callers without a ``__name__`` guard.
+    """
+
+    def __init__(self, snap: Snapshot, limits: Limits) -> None:
+        self.snap, self.limits = snap, limits
+        self.proc: subprocess.Popen[bytes] | None = None
         self.conn: Connection | None = None
 
     def _start(self) -> None:
-        parent, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=worker_main, args=(child, self.snap, self.limits), daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        if not parent.poll(120) or parent.recv()[0] != "ready":
+        mine, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workbook.grading_worker", str(theirs.fileno())], pass_fds=[theirs.fileno()]
+        )
+        theirs.close()
+        self.conn = Connection(mine.detach())
+        self.conn.send((self.snap, self.limits))
+        if not self.conn.poll(120) or self.conn.recv()[0] != "ready":
             raise RuntimeError("a grading worker did not start")
+
+    def _alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def _stop(self, kernel: int | None) -> None:
         if self.proc is not None:
             self.proc.terminate()  # SIGTERM: the worker closes its kernel on the way out
-            self.proc.join(5)
-            if self.proc.is_alive():
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.join(5)
+                self.proc.wait(5)
         _kill_group(kernel)
         if self.conn is not None:
             self.conn.close()
@@ -63,7 +76,8 @@ class _Slot:
 
     def run(self, task: Task, deadline: float) -> list[Result] | str:
         """The results, or why the worker had to be stopped."""
-        if self.proc is None or not self.proc.is_alive():
+        if not self._alive():
+            self._stop(None)
             self._start()
         assert self.conn is not None
         kernel: int | None = None
@@ -81,7 +95,7 @@ class _Slot:
             except (EOFError, OSError):
                 ready = False
             waited += 0.5
-            if not self.proc.is_alive():
+            if not self._alive():
                 self._stop(kernel)
                 return "the grading process was killed while this notebook ran (did a cell kill its parent?)"
             if waited > deadline:
@@ -93,7 +107,8 @@ class _Slot:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
         if self.proc is not None:
-            self.proc.join(10)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
         self._stop(None)
 
 
@@ -103,7 +118,6 @@ def run_all(
     """Grade ``tasks`` on ``workers`` processes; call ``done`` (from a worker thread) for each."""
     if not tasks:
         return
-    ctx = mp.get_context("spawn")  # a clean interpreter: nothing inherited from the caller
     todo: queue.Queue[Task] = queue.Queue()
     for task in tasks:
         todo.put(task)
@@ -111,7 +125,7 @@ def run_all(
     errors: list[BaseException] = []
 
     def slot_loop() -> None:
-        slot = _Slot(ctx, snap, limits)
+        slot = _Slot(snap, limits)
         try:
             while True:
                 try:
