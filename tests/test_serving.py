@@ -56,6 +56,7 @@ def sockets() -> int:
 def _stop_everything() -> None:
     yield
     serving.stop_all()
+    serving._factories.clear()
 
 
 def test_100_start_stop_cycles_leak_no_thread_and_no_socket() -> None:
@@ -201,3 +202,15 @@ def test_a_hanging_handler_fails_its_check_then_later_checks_fail_fast() -> None
     assert "did not answer within" in results[0].message
     assert "stopped answering" in results[1].message and "stopped answering" in results[2].message
     assert took < 2.0, took
+
+
+def test_rebuild_brings_back_a_stopped_factory_app() -> None:
+    server = serve(make_app)  # a factory
+    server.stop()  # what the notebook's last cell does after Run All
+    assert serving.running() == {}
+    serving.rebuild()  # what "check again" does first
+    assert set(serving.running()) == {"app"}
+    serve(make_app(), name="app")  # serving an app object under that name forgets the factory
+    serving.stop_all()
+    serving.rebuild()
+    assert serving.running() == {}

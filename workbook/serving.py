@@ -28,6 +28,7 @@ from workbook._asgi import KeepAliveAfterErrors, ProxyPrefix
 from workbook.offline_docs import offline_docs
 
 _servers: dict[str, Server] = {}
+_factories: dict[str, Callable[[], Any]] = {}  # name → app factory, kept after stop() for rebuild()
 _lock = threading.Lock()
 _STARTUP_TIMEOUT = 15.0
 _GRACE = 3.0
@@ -223,6 +224,11 @@ def serve(app: Any, name: str = "app") -> Server:
     factory = app if inspect.isfunction(app) else None
     if factory is not None:
         app = factory()
+    with _lock:
+        if factory is not None:
+            _factories[name] = factory
+        else:
+            _factories.pop(name, None)
     server_log.install()
     with _lock:
         old = _servers.get(name)
@@ -247,9 +253,11 @@ def running() -> dict[str, str]:
 
 
 def rebuild() -> None:
-    """Re-serve every server that was started from a factory (see ``serve``)."""
+    """Re-serve every app that was served from a factory (see ``serve``), even if it was
+    stopped since: after *Run All* the last cell has stopped the app, and the panel's
+    "check again" button must still find it."""
     with _lock:
-        built = [(name, s.factory) for name, s in _servers.items() if s.factory and not s.stopped]
+        built = list(_factories.items())
     for name, factory in built:
         serve(factory, name)
 
