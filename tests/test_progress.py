@@ -87,7 +87,11 @@ def test_reset_one_exercise_keeps_every_other_cell_and_a_backup(root: Path, caps
     path = registry.chapter("01", root).notebook
     _learner_edits(path)
     mine = path.read_bytes()
+    chapter = registry.chapter("01", root)
+    progress.record(results(chapter, {"01.2": True, "01.3": True}), root)
     assert main(["reset", "01", "--exercise", "3"]) == 0
+    assert progress.status(chapter, progress.load(root))["01.3"] == "unchecked", "old verdicts are dropped"
+    assert progress.status(chapter, progress.load(root))["01.2"] == "done"
     out = capsys.readouterr().out
     (backup,) = path.parent.glob("01_models.backup-*.ipynb")
     assert str(backup) in out and backup.read_bytes() == mine

@@ -67,6 +67,22 @@ def record(results: list[Result], root: Path | None = None) -> None:
         os.replace(tmp, path)
 
 
+def forget(chapter_id: str, exercise_id: str | None = None, root: Path | None = None) -> None:
+    """After a reset the old verdicts no longer describe the notebook: drop them."""
+    data = load(root)
+    if chapter_id not in data:
+        return
+    if exercise_id is None:
+        del data[chapter_id]
+    else:
+        data[chapter_id].pop(exercise_id, None)
+    path = state_path(root)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
 def status(chapter: registry.Chapter, data: dict[str, Any]) -> dict[str, str]:
     """exercise id → done / todo / unchecked, judged against today's registry."""
     found = data.get(chapter.id, {})

@@ -71,6 +71,10 @@ def reset(chapter: registry.Chapter, exercise: str | None = None, path: Path | N
 def main(args: argparse.Namespace) -> int:
     chapter = registry.chapter(args.chapter)
     saved, what = reset(chapter, args.exercise, Path(args.notebook) if args.notebook else None)
+    if not args.notebook or Path(args.notebook).resolve() == chapter.notebook.resolve():
+        from workbook import progress
+
+        progress.forget(chapter.id, exercise_id(chapter, args.exercise) if args.exercise else None, chapter.root)
     print(what)
     if saved is not None:
         print(f"your previous version is saved as {saved}")
