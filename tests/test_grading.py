@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,15 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     subs = base / "submissions"
     cases = make.build_all(subs, root)
     before = hashes(subs)
-    results = grade_all(subs, base / "out", LIMITS, workers=2, root=root, quiet=True)
+    # The file-editing cheat rewrites every grader copy of the checks under the temporary folder:
+    # give this run its own, so that a grader running beside the tests is not its target.
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(base / "tmp")
+    (base / "tmp").mkdir()
+    try:
+        results = grade_all(subs, base / "out", LIMITS, workers=2, root=root, quiet=True)
+    finally:
+        os.environ.pop("TMPDIR") if saved is None else os.environ.update(TMPDIR=saved)
     return {"cases": cases, "results": results, "before": before, "subs": subs, "out": base / "out", "root": root}
 
 
