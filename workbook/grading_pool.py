@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +47,7 @@ class _Slot:
         self.snap, self.limits = snap, limits
         self.proc: subprocess.Popen[bytes] | None = None
         self.conn: Connection | None = None
+        self.scratch: list[str] = []
 
     def _start(self) -> None:
         mine, theirs = socket.socketpair()
@@ -55,7 +57,10 @@ class _Slot:
         theirs.close()
         self.conn = Connection(mine.detach())
         self.conn.send((self.snap, self.limits))
-        if not self.conn.poll(120) or self.conn.recv()[0] != "ready":
+        if not self.conn.poll(120):
+            raise RuntimeError("a grading worker did not start")
+        kind, self.scratch = self.conn.recv()
+        if kind != "ready":
             raise RuntimeError("a grading worker did not start")
 
     def _alive(self) -> bool:
@@ -70,6 +75,9 @@ class _Slot:
                 self.proc.kill()
                 self.proc.wait(5)
         _kill_group(kernel)
+        for folder in self.scratch:  # a killed worker could not clean up after itself
+            shutil.rmtree(folder, ignore_errors=True)
+        self.scratch = []
         if self.conn is not None:
             self.conn.close()
         self.proc = self.conn = None

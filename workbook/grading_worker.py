@@ -106,6 +106,7 @@ class Grader:
     def __init__(self, snap: Snapshot, limits: Limits) -> None:
         self.snap, self.limits = snap, limits
         self.private = Path(tempfile.mkdtemp(prefix="wbg-"))
+        self.libs = Path(tempfile.mkdtemp(prefix="wbk-"))  # the kernels' copies; apart from the checks
         write_snapshot(snap, self.private, ("checks/",))
         self.checks_digest = digest(snap, "checks/")
         self.chapters = {c.id: c for c in registry.chapters(self.private)}
@@ -135,7 +136,7 @@ class Grader:
             notebooks.read(path)
         except notebooks.NotebookError as exc:
             return failing(chapter, f"could not read the notebook: {str(exc).replace(str(path), path.name)}")
-        lib = Path(tempfile.mkdtemp(prefix="wbk-"))
+        lib = Path(tempfile.mkdtemp(dir=self.libs))
         write_snapshot(self.snap, lib, KERNEL_PARTS)
         env = {"PYTHONPATH": str(lib), "WORKBOOK_ROOT": str(lib), "WORKBOOK_NO_RECORD": "1"}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -161,7 +162,7 @@ def worker_main(conn: Connection, snap: Snapshot, limits: Limits) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # exit through finally: kernels get closed
     grader = Grader(snap, limits)
     try:
-        conn.send(("ready", None))
+        conn.send(("ready", [str(grader.private), str(grader.libs)]))  # the pool removes them if we die
         while (task := conn.recv()) is not None:
             try:
                 results = grader.grade(task, on_start=lambda pid: conn.send(("kernel", pid)))
@@ -172,6 +173,7 @@ def worker_main(conn: Connection, snap: Snapshot, limits: Limits) -> None:
         pass
     finally:
         shutil.rmtree(grader.private, ignore_errors=True)
+        shutil.rmtree(grader.libs, ignore_errors=True)
 
 
 if __name__ == "__main__":
