@@ -88,3 +88,21 @@ def test_check_renders_a_widget_panel_with_a_text_twin(kernel: Kernel) -> None:
     data = shown[-1]
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["text/plain"].splitlines()[-1] == "2/2 checks pass"
+
+
+@pytest.mark.parametrize("kernel", [CHAPTERS[0].solution], indirect=True, ids=["01"])
+def test_check_again_after_run_all_finds_the_stopped_app(kernel: Kernel) -> None:
+    """Run All ends with the teardown cell; the panel's "check again" must still work."""
+    chapter = CHAPTERS[0]
+    for cell in notebooks.read(chapter.solution).cells:
+        if cell.cell_type == "code" and "check(" not in cell.source:
+            kernel.run(cell.source)  # including the teardown cell
+    code = (
+        "from workbook.serving import running\n"
+        f"report = check('{chapter.id}.1')\nbefore = dict(running())\n"  # the first check, before teardown
+        "server.stop()\nreport.refresh()\nprint('AGAIN', report.passed, sorted(before), sorted(running()))\n"
+        "server.stop()"
+    )
+    kernel.run("server = serve(build_app)")
+    out = "".join(m["content"].get("text", "") for m in kernel.run(code) if m["msg_type"] == "stream")
+    assert "AGAIN True ['app'] ['app']" in out, out

@@ -207,10 +207,11 @@ def test_a_hanging_handler_fails_its_check_then_later_checks_fail_fast() -> None
 def test_rebuild_brings_back_a_stopped_factory_app() -> None:
     server = serve(make_app)  # a factory
     server.stop()  # what the notebook's last cell does after Run All
+    serving.rebuild()  # a plain check() rebuilds only running apps
     assert serving.running() == {}
-    serving.rebuild()  # what "check again" does first
+    serving.rebuild(["app"])  # "check again" names the apps its first run checked
     assert set(serving.running()) == {"app"}
     serve(make_app(), name="app")  # serving an app object under that name forgets the factory
     serving.stop_all()
-    serving.rebuild()
+    serving.rebuild(["app"])
     assert serving.running() == {}

@@ -23,9 +23,11 @@ def check(what: str) -> Report | None:
     chapter = registry.chapter(what)
     exercises = [chapter.exercise(what)] if "." in what else list(chapter.exercises)
 
+    checked: list[str] = []  # the apps of the first run: "check again" brings them back
+
     def run() -> list[Result]:
         try:
-            rebuild()
+            rebuild(checked or None)
         except Exception as exc:  # the learner's latest cells do not build an app
             why = f"building your app raised {exc.__class__.__name__}: {exc}"
             return [
@@ -33,7 +35,9 @@ def check(what: str) -> Report | None:
                 for ex in exercises
                 for c in ex.checks
             ]
-        return run_checks(chapter, exercises, running())
+        targets = running()
+        checked[:] = checked or list(targets)
+        return run_checks(chapter, exercises, targets)
 
     def run_and_record() -> list[Result]:
         from workbook.progress import record
@@ -42,7 +46,18 @@ def check(what: str) -> Report | None:
         record(results, chapter.root)
         return results
 
-    return Report(chapter, exercises, run_and_record(), rerun=run_and_record)
+    report = Report(chapter, exercises, run_and_record(), rerun=run_and_record)
+    if not _in_ipython():
+        print(report)  # a plain script or terminal: nothing would display the return value
+    return report
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    return get_ipython() is not None
 
 
 def hint(exercise_id: str, level: int | None = None) -> None:

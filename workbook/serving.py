@@ -252,12 +252,13 @@ def running() -> dict[str, str]:
         return {name: s.url for name, s in _servers.items() if not s.stopped}
 
 
-def rebuild() -> None:
-    """Re-serve every app that was served from a factory (see ``serve``), even if it was
-    stopped since: after *Run All* the last cell has stopped the app, and the panel's
-    "check again" button must still find it."""
+def rebuild(names: list[str] | None = None) -> None:
+    """Re-serve apps that were served from a factory (see ``serve``): the running ones, or
+    the ``names`` given even if they were stopped since — after *Run All* the last cell
+    has stopped the app, and the panel's "check again" button must still find it."""
     with _lock:
-        built = list(_factories.items())
+        wanted = names if names is not None else [n for n, s in _servers.items() if not s.stopped]
+        built = [(name, _factories[name]) for name in wanted if name in _factories]
     for name, factory in built:
         serve(factory, name)
 
