@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def workbook_cmd(*args: str, root: Path = TOY) -> subprocess.CompletedProcess[str]:
-    env = {**__import__("os").environ, "WORKBOOK_ROOT": str(root)}
+    env = {**__import__("os").environ, "WORKBOOK_ROOT": str(root), "WORKBOOK_NO_RECORD": "1"}
     return subprocess.run(
         [sys.executable, "-m", "workbook", *args], capture_output=True, text=True, env=env, timeout=120
     )
