@@ -36,8 +36,9 @@ def body(**overrides: object) -> dict[str, object]:
 
 
 def show(response: httpx.Response) -> str:
-    """What the app answered; a 500 here nearly always means exercise 01.1 is not done yet."""
-    note = " — the handler's UserResponse.model_validate(row) failed: do exercise 01.1 first"
+    """What the app answered. A 500 means validation accepted the input and the handler then
+    failed in UserResponse.model_validate(row) — exercise 01.1 — so say both."""
+    note = " (so the input passed validation; the 500 itself comes from UserResponse, exercise 01.1)"
     return _show(response) + (note if response.status_code == 500 else "")
 
 

@@ -34,7 +34,8 @@ def _row(result: Result) -> Any:
     if result.passed:
         return head
     message = w.HTML(f"<pre style='margin:0 0 0 1.5em;white-space:pre-wrap'>{html.escape(result.message)}</pre>")
-    hint_box = w.HTML(f"<div style='margin-left:1.5em'>💡 {html.escape(result.hint)}</div>")
+    hint_box = w.HTML(f"<div style='margin-left:1.5em'><b>Hint:</b> {html.escape(result.hint)}</div>")
+    hint_box.add_class("workbook-hint")  # a handle for browser tests and custom CSS
     hint_box.layout.display = "none"
     toggle = w.ToggleButton(description="hint", icon="lightbulb-o", layout=w.Layout(width="80px"))
 
