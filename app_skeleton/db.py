@@ -66,6 +66,7 @@ class Database:
         self._folder: Path | None = None
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self.sessions_opened = 0  # every session handed out since creation (chapter 04 counts per request)
 
     # -- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -121,12 +122,21 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def session(self) -> AsyncSession:
+        """A new ``AsyncSession`` on this database: the article's ``async_session_factory()``.
+
+        Use it as ``async with db.session() as session:`` (closing it rolls back whatever
+        was not committed). Rows stay readable after a commit (``expire_on_commit=False``).
+        """
+        return self._session()
+
     def _session(self) -> AsyncSession:
         if self._sessions is None:
             raise DatabaseNotOpen(
                 "the database is not open: it opens when the app starts — serve the app "
                 "(or use `async with Database() as db:`) before calling it"
             )
+        self.sessions_opened += 1
         return self._sessions()
 
     # -- queries -----------------------------------------------------------------------
