@@ -28,7 +28,7 @@ from workbook.testing import expect, json_body, show
 
 rng = random.Random()
 REFUSED_DOMAIN = "bounce.example.org"  # app_skeleton.mail refuses every address here (550)
-SDK_SECONDS_MIN = 0.1  # the notebook's analytics SDK blocks for SDK_SECONDS (0.25 s); anything shorter is not it
+SDK_SECONDS_MIN = 0.1  # the notebook's analytics SDK blocks for SDK_SECONDS (0.2 s); anything shorter is not it
 Served = Callable[[str], httpx.Client]
 
 
@@ -74,12 +74,14 @@ def messages_to(mailbox: httpx.Client, to: str) -> list[dict[str, Any]]:
     return list(json_body(response))
 
 
-def one_message(mailbox: httpx.Client, to: str, what: str, within: float = 2.0) -> dict[str, Any]:
+def first_message(mailbox: httpx.Client, to: str, what: str, within: float = 2.0, only: bool = False) -> dict[str, Any]:
+    """The first e-mail to ``to``; with ``only``, also make sure no second copy follows it."""
     found = wait_for(lambda: messages_to(mailbox, to), within)
     expect(found, f"{what} delivered to {to} within {within:.0f} s", "no e-mail arrived for that address")
-    time.sleep(0.05)  # a second copy would arrive right behind the first
-    found = messages_to(mailbox, to)
-    expect(len(found) == 1, f"exactly one e-mail to {to}", f"{len(found)} e-mails: {[m['subject'] for m in found]}")
+    if only:
+        time.sleep(0.05)  # a second copy (sent twice, or awaited and scheduled) arrives right behind the first
+        found = messages_to(mailbox, to)
+        expect(len(found) == 1, f"exactly one e-mail to {to}", f"{len(found)} e-mails: {[m['subject'] for m in found]}")
     return found[0]
 
 
@@ -102,13 +104,13 @@ def events_for(app: httpx.Client, email: str) -> list[dict[str, Any]]:
 # -- 06.1 one POST /users, the welcome e-mail in the background ---------------------------
 def test_post_users_answers_before_the_email(app: httpx.Client, served: Served) -> None:
     mailbox, sent = served("mailbox"), new_user()
-    with mail_delay(mailbox, 0.25):
+    with mail_delay(mailbox, 0.2):
         body, before, after = create_user(app, sent)
         wanted = {k: sent[k] for k in ("username", "email", "age")}
         got = {k: body.get(k) for k in wanted}
         expect(got == wanted and isinstance(body.get("id"), int),
                f"the stored user back, age included: {wanted} and an integer id", show_body(body))
-        message = one_message(mailbox, sent["email"], "the welcome e-mail", within=3.0)
+        message = first_message(mailbox, sent["email"], "the welcome e-mail", within=3.0)
     took, mail_took = after - before, message["delivered"] - message["started"]
     expect(
         after < message["delivered"] and took < mail_took,
@@ -126,7 +128,7 @@ def test_welcome_email_arrives(app: httpx.Client, served: Served) -> None:
     mailbox, sent = served("mailbox"), new_user()
     with mail_delay(mailbox, 0.0):
         create_user(app, sent)
-        message = one_message(mailbox, sent["email"], "the welcome e-mail")
+        message = first_message(mailbox, sent["email"], "the welcome e-mail", only=True)
     expect(message["subject"] == "Welcome", "subject 'Welcome'", f"subject {message['subject']!r}")
     expect(sent["username"] in message["body"], f"the username {sent['username']!r} in the body",
            f"body {message['body']!r}")
@@ -157,7 +159,7 @@ def test_invitation_email_names_the_inviter(app: httpx.Client, served: Served) -
         response = app.post(f"/users/{made['id']}/invitations", json={"email": guest})
         expect(response.status_code == 202 and json_body(response) == {"invited": guest},
                f"POST /users/{made['id']}/invitations → 202 {{'invited': {guest!r}}}", show(response))
-        message = one_message(mailbox, guest, "the invitation e-mail", within=1.5)
+        message = first_message(mailbox, guest, "the invitation e-mail", within=1.5)
     expect(inviter["username"] in message["body"], f"the inviter's username {inviter['username']!r} in the body",
            f"body {message['body']!r}")
     unknown = made["id"] + rng.randint(10**5, 10**6)
@@ -186,12 +188,12 @@ def _ping_during_tracking(app: httpx.Client, email: str) -> tuple[float, float]:
 def test_ping_answers_while_tracking(app: httpx.Client, served: Served) -> None:
     seen = []
     with mail_delay(served("mailbox"), 0.0):
-        for _ in range(2):  # a second chance absorbs one scheduling hiccup on a busy machine
+        for _ in range(3):  # more chances absorb a scheduling hiccup on a busy machine
             slowest, sdk = _ping_during_tracking(app, address())
             expect(sdk >= SDK_SECONDS_MIN, f"the event written by analytics_sdk_post (≥ {SDK_SECONDS_MIN} s)",
                    f"an event that took {sdk:.2f} s")
             seen.append(f"{slowest:.2f} s while the SDK call took {sdk:.2f} s")
-            if slowest < 0.4 * sdk:
+            if slowest < 0.5 * sdk:  # blocked, a ping waits for most of the call; free, a few ms
                 return
-    expect(False, "GET /ping answers in under 40 % of the SDK call's time while the task runs",
+    expect(False, "GET /ping answers in under half the SDK call's time while the task runs",
            f"the slowest /ping took {'; '.join(seen)}: the task blocked the event loop")
