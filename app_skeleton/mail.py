@@ -94,7 +94,7 @@ class _FreePortController(Controller):
     """aiosmtpd's Controller, bound to port 0: it would otherwise probe port 0 itself."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]  # the port the OS picked
         super()._trigger_server()
 
