@@ -35,6 +35,7 @@ from workbook import http, serving
 _servers: dict[str, ProcessServer] = {}
 _lock = threading.Lock()
 _PR_SET_PDEATHSIG = 1
+_BARE = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 
 
 class ProcessStartupError(RuntimeError):
@@ -54,7 +55,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (Linux ``/proc``); empty when it is gone."""
     found: list[int] = []
     with contextlib.suppress(OSError):
@@ -102,13 +103,13 @@ class ProcessServer:
     def pid1(self) -> int:
         """The process a container runtime signals: the namespace's PID 1, or the command itself."""
         if self.pid_namespace:
-            kids = _children(self.pid)
+            kids = children(self.pid)
             return kids[0] if kids else self.pid
         return self.pid
 
     def workers(self) -> list[int]:
         """PIDs of the main process's children (gunicorn's or uvicorn's worker processes)."""
-        return sorted(_children(self.pid1))
+        return sorted(children(self.pid1))
 
     def running(self) -> bool:
         """True while any process of the group is alive (a finished top process is reaped)."""
@@ -189,15 +190,18 @@ def start_process(
     ready_path: str = "/",
     timeout: float = 20.0,
     pid_namespace: bool = False,
+    inherit_env: bool = True,
 ) -> ProcessServer:
     """Start ``argv`` on a free loopback port and wait until it answers HTTP on ``ready_path``.
 
     ``{port}`` in any argument becomes the port (it is also in ``$PORT``). ``env`` is added to
-    this process's environment; the venv's ``bin`` leads ``PATH`` so ``gunicorn`` is this
-    venv's. Not registered: the caller stops it (checks use this; notebooks ``serve_process``).
+    this process's environment (or, with ``inherit_env=False``, to a bare one: PATH, HOME,
+    LANG — what a container starts with); the venv's ``bin`` leads ``PATH`` so ``gunicorn`` is
+    this venv's. Not registered: the caller stops it (checks use this; notebooks ``serve_process``).
     """
     port = free_port()
-    full = {**os.environ, **(env or {}), "PORT": str(port)}
+    base = dict(os.environ) if inherit_env else {k: v for k, v in os.environ.items() if k in _BARE}
+    full = {**base, **(env or {}), "PORT": str(port)}
     venv_bin = str(Path(sys.executable).parent)
     if not full.get("PATH", "").startswith(venv_bin):
         full["PATH"] = os.pathsep.join(filter(None, [venv_bin, full.get("PATH")]))
