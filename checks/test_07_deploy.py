@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -96,15 +96,19 @@ def health_pid(server: ProcessServer, timeout: float = 2.0) -> int | None:
         return None
 
 
-def settled_workers(server: ProcessServer, count: int, timeout: float = 10.0) -> list[int]:
-    """The master's children once there are ``count`` of them (or what is there at the deadline)."""
+def settled(count: int, look: Callable[[], list[int]], timeout: float = 10.0) -> list[int]:
+    """What ``look()`` returns once it has ``count`` entries — or once it has stayed the same
+    for 1.5 s (a wrong count does not change), or at the deadline."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        workers = server.workers()
-        if len(workers) == count:
-            return workers
+    last, since = look(), time.monotonic()
+    while time.monotonic() < deadline and len(last) != count:
         time.sleep(0.05)
-    return server.workers()
+        now = look()
+        if len(now) != len(last):
+            last, since = now, time.monotonic()
+        elif now and time.monotonic() - since > 1.5:
+            break
+    return look()
 
 
 # -- 07.1 settings ------------------------------------------------------------------------------
@@ -199,7 +203,7 @@ def test_workers_follow_web_concurrency_and_are_replaced(app: httpx.Client) -> N
     with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(
         [*GUNICORN, "-c", "gunicorn.conf.py"], cwd, {"WEB_CONCURRENCY": str(count)}
     ) as server:
-        workers = settled_workers(server, count)
+        workers = settled(count, server.workers)
         pid = health_pid(server)
         expect(pid in workers, "GET /health answered by one of the workers with {'pid': ...}",
                f"answer from pid {pid}; workers {workers}; the log says:\n{server.log_text()[-500:]}")  # fmt: skip
@@ -300,13 +304,7 @@ def test_container_stops_gracefully_on_sigterm(app: httpx.Client) -> None:
 def test_container_workers_follow_web_concurrency(app: httpx.Client) -> None:
     count = rng.choice([2, 3])
     with container(app, {"WEB_CONCURRENCY": str(count)}) as server:
-        deadline = time.monotonic() + 10
-        leaves: list[int] = []
-        while time.monotonic() < deadline:
-            leaves = _leaves(server.pid)
-            if len(leaves) == count:
-                break
-            time.sleep(0.1)
+        leaves = settled(count, lambda: _leaves(server.pid))
     expect(len(leaves) == count, f"docker run -e WEB_CONCURRENCY={count} → {count} worker processes",
            f"{len(leaves)} worker processes")  # fmt: skip
 

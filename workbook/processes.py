@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -65,8 +66,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
+@functools.cache
 def pid_namespace_available() -> bool:
-    """Whether ``unshare --pid --fork`` works here (root, or user namespaces allowed)."""
+    """Whether ``unshare --pid --fork`` works here (root, or user namespaces allowed); asked once."""
     if shutil.which("unshare") is None:
         return False
     try:
