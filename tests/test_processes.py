@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,3 +124,21 @@ def test_sigterm_to_pid1_in_a_pid_namespace(project: Path) -> None:
         shell.stop(grace=0.1)
         exec_form.stop()
     assert not shell.running() and not exec_form.running()
+
+
+def test_a_killed_parent_takes_its_servers_along(project: Path) -> None:
+    """A kernel killed outright (no atexit) must not leave gunicorn running: PR_SET_PDEATHSIG."""
+    script = (
+        "import os, signal, sys\n"
+        "from workbook.processes import serve_process\n"
+        f"s = serve_process({[*GUNICORN, '-w', '2']!r}, 'g', cwd={str(project)!r})\n"
+        "print(s.pid, *s.workers(), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) >= 2, done.stderr
+    deadline = time.monotonic() + 10
+    while not gone(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(pids)
