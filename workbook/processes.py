@@ -66,6 +66,19 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``, from ``/proc``."""
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, _ppid, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
 @functools.cache
 def pid_namespace_available() -> bool:
     """Whether ``unshare --pid --fork`` works here (root, or user namespaces allowed); asked once."""
@@ -114,15 +127,10 @@ class ProcessServer:
         return sorted(children(self.pid1))
 
     def running(self) -> bool:
-        """True while any process of the group is alive (a finished top process is reaped)."""
+        """True while any process of the group is alive. Zombies do not count: workers killed
+        with their parent wait for init to reap them, which can take a second or two."""
         self.popen.poll()
-        try:
-            os.killpg(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # pragma: no cover
-            return True
-        return True
+        return bool(group_members(self.pid))
 
     def wait_stopped(self, timeout: float) -> float | None:
         """Seconds until every process of the group has exited, or None if some still run."""
