@@ -151,8 +151,11 @@ def load_settings(app: httpx.Client, cases: list[tuple[dict[str, str], dict[str,
                 (where / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
             plan.append({"dir": str(where), "env": env})
         bare = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-        done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(plan)], capture_output=True, text=True,
-                              timeout=30, env=bare, cwd=root)  # fmt: skip
+        try:
+            done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(plan)], capture_output=True, text=True,
+                                  timeout=30, env=bare, cwd=root)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise Mismatch("settings.py loads in seconds", "still running after 30 s") from None
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     expect(len(results) == len(cases), "settings.py imports and Settings() can be built", done.stderr[-600:])
     return results
