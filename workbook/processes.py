@@ -101,14 +101,14 @@ class ProcessServer:
         self.url = f"http://127.0.0.1:{port}"
         self.argv = [part.replace("{port}", str(port)) for part in argv]
         self.pid_namespace = pid_namespace
-        self._folder = Path(tempfile.mkdtemp(prefix="workbook-proc-"))
-        self.log_path = self._folder / "output.log"
+        # The output goes to an unnamed temporary file: nothing is left on disk, whatever happens.
+        self._output = tempfile.TemporaryFile(prefix="workbook-proc-")  # noqa: SIM115 - stop() closes it
+        self._kept = ""  # the output, once stop() has closed the file
         prefix = ["unshare", "--pid", "--fork", "--kill-child"] if pid_namespace else []
-        with open(self.log_path, "wb") as out:
-            self.popen = subprocess.Popen(
-                [*prefix, *self.argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-            )  # fmt: skip
+        self.popen = subprocess.Popen(
+            [*prefix, *self.argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._output,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
         self.pid = self.popen.pid  # also the process group id (start_new_session)
         self.client = http.client(self.url)
         self.stopped = False
@@ -142,9 +142,11 @@ class ProcessServer:
         return None if self.running() else time.monotonic() - started
 
     def log_text(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
-        return ""
+        """Everything the process has written to stdout and stderr so far."""
+        if self._output.closed:
+            return self._kept
+        fd = self._output.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def log(self, last: int | None = 40, grep: str | None = None) -> None:
         """Print the process's output (stdout and stderr), its last lines or those containing ``grep``."""
@@ -181,7 +183,8 @@ class ProcessServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(1)
         self.client.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._kept = self.log_text()
+        self._output.close()
         with _lock:
             if _servers.get(self.name) is self:
                 del _servers[self.name]
