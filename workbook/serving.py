@@ -30,6 +30,7 @@ from workbook.offline_docs import offline_docs
 _servers: dict[str, Server] = {}
 _factories: dict[str, Callable[[], Any]] = {}  # name → app factory, kept after stop() for rebuild()
 _lock = threading.Lock()
+_sources: list[Callable[[], dict[str, str]]] = []  # other kinds of server (workbook.processes)
 _STARTUP_TIMEOUT = 15.0
 _GRACE = 3.0
 
@@ -249,7 +250,18 @@ def serve(app: Any, name: str = "app") -> Server:
 def running() -> dict[str, str]:
     """Name → base URL of every server this kernel is running (what checks call)."""
     with _lock:
-        return {name: s.url for name, s in _servers.items() if not s.stopped}
+        found = {name: s.url for name, s in _servers.items() if not s.stopped}
+        sources = list(_sources)
+    for source in sources:  # an app served in the kernel wins a name clash
+        found = {**source(), **found}
+    return found
+
+
+def add_source(source: Callable[[], dict[str, str]]) -> None:
+    """Have ``running()`` also report ``source()``'s servers (name → URL), e.g. processes."""
+    with _lock:
+        if source not in _sources:
+            _sources.append(source)
 
 
 def rebuild(names: list[str] | None = None) -> None:

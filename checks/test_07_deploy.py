@@ -1,0 +1,329 @@
+"""Chapter 07 checks: your deployment files, run in real processes with random settings.
+
+The checks never import your objects. They fetch each exercise's file from the notebook's
+app (``GET /exercises/07.K`` — as CI checks out a repository), write it into a fresh
+temporary folder, and run it: ``settings.py`` in a Python subprocess with random environment
+variables and ``.env`` files, ``gunicorn.conf.py`` under a real gunicorn with a random
+``WEB_CONCURRENCY``, the Dockerfile's command the way Docker starts it (in its own PID
+namespace where the machine allows it). The app those servers run is the checks' own tiny
+ASGI app (``/health`` → its PID, ``/block`` → a blocking call), so only your file is graded.
+Every process runs in its own process group, killed in a ``finally``. These checks take
+seconds, not milliseconds: processes boot, get killed and get replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from workbook import dockerfile
+from workbook.processes import ProcessServer, ProcessStartupError, children, pid_namespace_available, start_process
+from workbook.testing import Mismatch, expect, show
+
+rng = random.Random()
+TINY_APP = '''"""The checks' app: which worker answered, and a handler stuck in a blocking call."""
+import json, os, time
+from urllib.parse import parse_qs
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = "startup" if message["type"] == "lifespan.startup" else "shutdown"
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    if scope["path"] == "/block":
+        time.sleep(float(parse_qs(scope["query_string"].decode()).get("seconds", ["30"])[0]))
+    body = json.dumps({"pid": os.getpid()}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+'''
+GUNICORN = [sys.executable, "-m", "gunicorn", "main:app", "--bind", "127.0.0.1:{port}", "--no-control-socket"]
+DEPRECATED = "uvicorn.workers` module is deprecated"
+STOP_WITHIN = 5.0  # seconds from SIGTERM to a stopped container (Docker waits 10, then SIGKILLs)
+
+
+def fetch(app: httpx.Client, exercise: str) -> str:
+    """The learner's file for ``exercise``, as the notebook's app serves it."""
+    response = app.get(f"/exercises/{exercise}")
+    expect(response.status_code == 200, f"GET /exercises/{exercise} → 200 with your file", show(response))
+    return response.text
+
+
+@contextlib.contextmanager
+def folder(files: dict[str, str]) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="workbook-07-") as name:
+        for file, text in files.items():
+            (Path(name) / file).write_text(text)
+        yield Path(name)
+
+
+@contextlib.contextmanager
+def started(argv: list[str], cwd: Path, env: dict[str, str], **options: bool) -> Iterator[ProcessServer]:
+    """A server process for one check; a failed start becomes a Mismatch with its output."""
+    try:
+        server = start_process(argv, "your server", cwd=cwd, env=env, ready_path="/health", timeout=20,
+                               inherit_env=False, **options)  # fmt: skip
+    except ProcessStartupError as exc:
+        raise Mismatch("the server starts and answers GET /health", str(exc)[-900:]) from None
+    try:
+        yield server
+    finally:
+        server.stop(grace=1.0)
+
+
+def health_pid(server: ProcessServer, timeout: float = 2.0) -> int | None:
+    """The PID of the worker that answers a fresh connection, or None if none answered."""
+    try:
+        response = httpx.get(server.url + "/health", timeout=timeout)
+        return int(response.json()["pid"]) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
+def settled(count: int, look: Callable[[], list[int]], timeout: float = 10.0) -> list[int]:
+    """What ``look()`` returns once its length has stayed the same for a while: 0.4 s when it
+    is ``count`` (gunicorn forks workers up to 0.1 s apart, so a passing count is not enough),
+    1.5 s otherwise (a wrong count does not change) — or whatever it is at the deadline."""
+    deadline = time.monotonic() + timeout
+    last, since = look(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = look()
+        if len(now) != len(last):
+            last, since = now, time.monotonic()
+        elif now and time.monotonic() - since > (0.4 if len(now) == count else 1.5):
+            break
+    return look()
+
+
+# -- 07.1 settings ------------------------------------------------------------------------------
+RUNNER = """
+import importlib, json, os, sys
+base = dict(os.environ)
+for case in json.loads(sys.argv[1]):
+    os.chdir(case["dir"])
+    os.environ.clear(); os.environ.update(base); os.environ.update(case["env"])
+    sys.modules.pop("settings", None)
+    try:
+        made = importlib.import_module("settings").Settings()
+        values = {k: getattr(made, k) for k in type(made).model_fields}
+        values = {k: v.get_secret_value() if hasattr(v, "get_secret_value") else v for k, v in values.items()}
+        print(json.dumps({"ok": True, "values": values}, default=str))
+    except Exception as exc:
+        errors = exc.errors() if hasattr(exc, "errors") else []
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:400],
+                          "problems": [[str(e.get("loc", ("",))[0]), e.get("type")] for e in errors]}))
+"""
+
+
+def word(k: int = 8) -> str:
+    return "".join(rng.choices(string.ascii_lowercase, k=k))
+
+
+def load_settings(app: httpx.Client, cases: list[tuple[dict[str, str], dict[str, str] | None]]) -> list[dict]:
+    """Build ``Settings()`` from the learner's settings.py once per case: (environment, .env or None).
+
+    Each case runs in its own folder, which is the working directory, as in production."""
+    source = fetch(app, "07.1")
+    with tempfile.TemporaryDirectory(prefix="workbook-07-") as root:
+        plan = []
+        for index, (env, dotenv) in enumerate(cases):
+            where = Path(root) / f"case{index}"
+            where.mkdir()
+            (where / "settings.py").write_text(source)
+            if dotenv is not None:
+                (where / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
+            plan.append({"dir": str(where), "env": env})
+        bare = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        try:
+            done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(plan)], capture_output=True, text=True,
+                                  timeout=30, env=bare, cwd=root)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise Mismatch("settings.py loads in seconds", "still running after 30 s") from None
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    expect(len(results) == len(cases), "settings.py imports and Settings() can be built", done.stderr[-600:])
+    return results
+
+
+def described(result: dict) -> str:
+    return f"Settings() = {result['values']}" if result["ok"] else result["error"]
+
+
+def test_settings_require_secret_key_and_database_url(app: httpx.Client) -> None:
+    url, secret = f"sqlite:///{word()}.db", word(32)
+    cases = [{"DATABASE_URL": url}, {"SECRET_KEY": secret}, {"DATABASE_URL": url, "SECRET_KEY": secret}]
+    no_secret, no_url, both = load_settings(app, [(env, None) for env in cases])
+    expect(both["ok"] and both["values"].get("secret_key") == secret and both["values"].get("database_url") == url,
+           f"with DATABASE_URL={url} and SECRET_KEY={secret[:6]}… set: database_url and secret_key read from them",
+           described(both))  # fmt: skip
+    expect(not no_secret["ok"] and ["secret_key", "missing"] in no_secret["problems"],
+           "Settings() without SECRET_KEY fails: secret_key is missing", described(no_secret))  # fmt: skip
+    expect(not no_url["ok"] and ["database_url", "missing"] in no_url["problems"],
+           "Settings() without DATABASE_URL fails: database_url is missing", described(no_url))  # fmt: skip
+
+
+def test_settings_read_dotenv_and_environment_wins(app: httpx.Client) -> None:
+    dotenv = {"DATABASE_URL": f"sqlite:///{word()}.db", "SECRET_KEY": word(32), "ENVIRONMENT": f"staging-{word(4)}"}
+    override = f"production-{word(4)}"
+    from_file, overridden = load_settings(app, [({}, dotenv), ({"ENVIRONMENT": override}, dotenv)])
+    wanted = {"database_url": dotenv["DATABASE_URL"], "secret_key": dotenv["SECRET_KEY"],
+              "environment": dotenv["ENVIRONMENT"]}  # fmt: skip
+    got = {k: from_file.get("values", {}).get(k) for k in wanted}
+    expect(from_file["ok"] and got == wanted, f"from ./.env only: {wanted}", described(from_file))
+    expect(overridden["ok"] and overridden["values"].get("environment") == override,
+           f"ENVIRONMENT={override} in the environment wins over .env's {dotenv['ENVIRONMENT']}",
+           described(overridden))  # fmt: skip
+
+
+def test_settings_ignore_undeclared_dotenv_keys(app: httpx.Client) -> None:
+    dotenv = {"DATABASE_URL": f"sqlite:///{word()}.db", "SECRET_KEY": word(32),
+              f"POSTGRES_{word(5).upper()}": word(), f"{word(6).upper()}_TOKEN": word()}  # fmt: skip
+    (result,) = load_settings(app, [({}, dotenv)])
+    expect(result["ok"] and result["values"].get("database_url") == dotenv["DATABASE_URL"],
+           f".env with two keys Settings does not declare ({', '.join(list(dotenv)[2:])}) still loads",
+           described(result) + (" — extra_forbidden" if "extra_forbidden" in str(result) else ""))  # fmt: skip
+
+
+# -- 07.2 gunicorn workers ------------------------------------------------------------------------
+def test_workers_follow_web_concurrency_and_are_replaced(app: httpx.Client) -> None:
+    conf = fetch(app, "07.2")
+    count = rng.choice([2, 4])  # never 3, 5 or 9: what (2 × CPU) + 1 gives on 1, 2 or 4 cores
+    with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(
+        [*GUNICORN, "-c", "gunicorn.conf.py"], cwd, {"WEB_CONCURRENCY": str(count)}
+    ) as server:
+        workers = settled(count, server.workers)
+        pid = health_pid(server)
+        expect(pid in workers, "GET /health answered by one of the workers with {'pid': ...}",
+               f"answer from pid {pid}; workers {workers}; the log says:\n{server.log_text()[-500:]}")  # fmt: skip
+        expect(len(workers) == count, f"WEB_CONCURRENCY={count} → {count} worker processes",
+               f"{len(workers)} worker processes")  # fmt: skip
+        victim = rng.choice(workers)
+        os.kill(victim, signal.SIGKILL)
+        answered, failed = 0, 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pid = health_pid(server)
+            answered, failed = answered + (pid is not None), failed + (pid is None)
+            now = server.workers()
+            if victim not in now and len(now) == count and answered >= 5:
+                break
+            time.sleep(0.05)
+        now = server.workers()
+        expect(victim not in now and len(now) == count,
+               f"after kill -9 of worker {victim}, gunicorn boots a replacement ({count} workers again)",
+               f"workers now: {now}")  # fmt: skip
+        expect(failed <= 1, "requests keep succeeding while the worker is replaced",
+               f"{failed} of {answered + failed} requests failed")  # fmt: skip
+
+
+def test_worker_class_is_not_deprecated(app: httpx.Client) -> None:
+    conf = fetch(app, "07.2")
+    env = {"WEB_CONCURRENCY": "1", "PYTHONWARNINGS": "default::DeprecationWarning"}
+    with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(
+        [*GUNICORN, "-c", "gunicorn.conf.py"], cwd, env
+    ) as server:
+        pid = health_pid(server)
+        log = server.log_text()
+    used = next((line.split("Using worker:", 1)[1].strip() for line in log.splitlines() if "Using worker:" in line),
+                "?")  # fmt: skip
+    expect(DEPRECATED not in log, "a worker class that is not deprecated (uvicorn_worker.UvicornWorker)",
+           f"worker class {used}; DeprecationWarning: The `{DEPRECATED}")  # fmt: skip
+    expect(pid is not None and used.startswith(("uvicorn_worker.", "asgi")),
+           "an ASGI worker (uvicorn_worker.UvicornWorker) answers GET /health",
+           f"worker class {used}; GET /health → {'no answer' if pid is None else pid}")  # fmt: skip
+
+
+# -- 07.3 a stuck worker ----------------------------------------------------------------------------
+def test_stuck_worker_is_replaced_within_5_seconds(app: httpx.Client) -> None:
+    conf = fetch(app, "07.3")
+    argv = [*GUNICORN, "-c", "gunicorn.conf.py", "-k", "uvicorn_worker.UvicornWorker", "-w", "1"]
+    with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(argv, cwd, {}) as server:
+        first = health_pid(server)
+        seconds = rng.uniform(20, 30)
+        stuck = threading.Thread(target=_get_quietly, args=(f"{server.url}/block?seconds={seconds:.1f}",), daemon=True)
+        began = time.monotonic()
+        stuck.start()
+        replaced_after = None
+        while time.monotonic() - began < 5.0:
+            pid = health_pid(server, timeout=0.5)
+            if pid is not None and pid != first:
+                replaced_after = time.monotonic() - began
+                break
+            time.sleep(0.1)
+        killed = "WORKER TIMEOUT" in server.log_text()
+    expect(replaced_after is not None,
+           "a worker stuck in a blocking call is killed (WORKER TIMEOUT) and replaced within 5 s",
+           f"the worker was still stuck after 5 s{' (killed, but not replaced yet)' if killed else ''}")  # fmt: skip
+
+
+def _get_quietly(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, timeout=40)
+
+
+# -- 07.4 the Dockerfile ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def container(app: httpx.Client, env: dict[str, str]) -> Iterator[ProcessServer]:
+    """The learner's image started as ``docker run -p 8000 -e ...`` would: the CMD (exec or
+    shell form) as PID 1 of its own PID namespace (when available), with the image's ENV."""
+    image = dockerfile.parse(fetch(app, "07.4"))
+    expect(image.argv, "a CMD (or ENTRYPOINT) in the Dockerfile", "none")
+    expect(image.exec_form or not image.argv[2].lstrip().startswith("["), "CMD as a JSON array (the exec form)",
+           f"{image.argv[2]} is not JSON (double quotes only), so Docker runs it with /bin/sh -c")  # fmt: skip
+    expect(any("0.0.0.0:8000" in part for part in image.argv), "the command binds 0.0.0.0:8000",
+           f"command {image.argv}")  # fmt: skip
+    argv = [part.replace("0.0.0.0:8000", "127.0.0.1:{port}") for part in image.argv]  # like -p PORT:8000
+    with (
+        folder({"main.py": TINY_APP}) as where,  # HOME too: a container has its own file system (~/.gunicorn)
+        started(argv, where, {"HOME": str(where), **image.env, **env}, pid_namespace=pid_namespace_available()) as s,
+    ):
+        yield s
+
+
+def test_container_stops_gracefully_on_sigterm(app: httpx.Client) -> None:
+    pid1 = "?"
+    with container(app, {}) as server:
+        expect(health_pid(server) is not None, "the container serves GET /health", server.log_text()[-400:])
+        with contextlib.suppress(OSError):
+            pid1 = " ".join(Path(f"/proc/{server.pid1}/cmdline").read_text().split("\0")).strip()
+        os.kill(server.pid1, signal.SIGTERM)  # `docker stop` signals PID 1 only
+        took = server.wait_stopped(STOP_WITHIN)
+    expect(took is not None, f"after SIGTERM to PID 1 the container stops within {STOP_WITHIN:.0f} s",
+           f"still running after {STOP_WITHIN:.0f} s: PID 1 is `{pid1}`, which does not pass "
+           "SIGTERM on to gunicorn (Docker would SIGKILL it after 10 s)")  # fmt: skip
+
+
+def test_container_workers_follow_web_concurrency(app: httpx.Client) -> None:
+    count = rng.choice([2, 3])
+    with container(app, {"WEB_CONCURRENCY": str(count)}) as server:
+        leaves = settled(count, lambda: _leaves(server.pid))
+    expect(len(leaves) == count, f"docker run -e WEB_CONCURRENCY={count} → {count} worker processes",
+           f"{len(leaves)} worker processes")  # fmt: skip
+
+
+def _leaves(root: int) -> list[int]:
+    """Processes under ``root`` that have no children: the workers of the container's server."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        kids = children(pid)
+        if not kids and pid != root:
+            found.append(pid)
+        todo += kids
+    return found
