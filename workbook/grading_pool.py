@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
@@ -90,23 +91,26 @@ class _Slot:
         assert self.conn is not None
         kernel: int | None = None
         self.conn.send(task)
-        waited = 0.0
+        started = time.monotonic()
         while True:
             try:
-                ready = self.conn.poll(0.5)
-                if ready:
+                if self.conn.poll(0.5):
                     kind, value = self.conn.recv()
                     if kind == "kernel":
                         kernel = int(value)
                         continue
                     return list(value)
             except (EOFError, OSError):
-                ready = False
-            waited += 0.5
+                # The worker's end closed: it is exiting. A killed process closes its sockets a moment
+                # before it can be reaped, and poll() answers at once from now on: wait for the exit
+                # rather than spin through the deadline in microseconds.
+                assert self.proc is not None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(5)
             if not self._alive():
                 self._stop(kernel)
                 return "the grading process was killed while this notebook ran (did a cell kill its parent?)"
-            if waited > deadline:
+            if time.monotonic() - started > deadline:
                 self._stop(kernel)
                 return f"grading took longer than {deadline:.0f} s in total and was stopped"
 
