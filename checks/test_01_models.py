@@ -6,26 +6,14 @@ Inputs are drawn fresh on every run, so an app that hard-codes answers fails.
 from __future__ import annotations
 
 import random
-import string
 from datetime import datetime
 
 import httpx
 
-from workbook.testing import error_locs, expect, json_body
+from workbook.testing import error_locs, expect, json_body, username, word
 from workbook.testing import show as _show
 
 rng = random.Random()
-LOWER = string.ascii_lowercase + string.digits + "_"
-
-
-def name(length: int | None = None) -> str:
-    length = length or rng.randint(5, 12)
-    return rng.choice(string.ascii_lowercase) + "".join(rng.choices(LOWER, k=length - 1))
-
-
-def word(length: int = 6) -> str:
-    """Letters only: safe in every part of an e-mail address."""
-    return "".join(rng.choices(string.ascii_lowercase, k=length))
 
 
 def body(**overrides: object) -> dict[str, object]:
@@ -33,7 +21,7 @@ def body(**overrides: object) -> dict[str, object]:
     # It stays clear of the bounds 18 and 120, so a wrong boundary in exercise 01.3 fails
     # only 01.3's own checks, never the checks of the exercises that just need a valid user.
     email = f"{word(8)}{rng.randint(1, 99)}@{word()}.org"
-    base = {"username": name(), "email": email, "age": str(rng.randint(19, 119))}
+    base = {"username": username(), "email": email, "age": str(rng.randint(19, 119))}
     return {**base, **overrides}
 
 
@@ -95,16 +83,16 @@ def _judge_usernames(app: httpx.Client, bad: list[str], good: list[str]) -> None
 def test_username_length_rules(app: httpx.Client) -> None:
     _judge_usernames(
         app,
-        bad=[name(2), name(1), name(51), name(rng.randint(52, 80))],
-        good=[name(3), name(50), name(rng.randint(4, 49))],
+        bad=[username(2), username(1), username(51), username(rng.randint(52, 80))],
+        good=[username(3), username(50), username(rng.randint(4, 49))],
     )
 
 
 def test_username_character_rules(app: httpx.Client) -> None:
-    stem = name(6)
+    stem = username(6)
     _judge_usernames(
         app,
-        bad=[stem.capitalize(), f"{stem} {name(3)}", f"{stem}-{name(3)}", f"{stem}!", f"{stem}é"],
+        bad=[stem.capitalize(), f"{stem} {username(3)}", f"{stem}-{username(3)}", f"{stem}!", f"{stem}é"],
         good=[f"{stem}_{rng.randint(0, 999)}", f"{rng.randint(100, 999)}{stem}", f"_{stem}_"],
     )
 
@@ -132,7 +120,7 @@ def test_age_coercion(app: httpx.Client) -> None:
 
 # -- 01.4 the article's e-mail check ------------------------------------------------
 def test_email_without_at_is_422_with_message(app: httpx.Client) -> None:
-    for value in (name(), f"{name()}.{name(3)}.com", name(4) + " at " + name(4)):
+    for value in (username(), f"{username()}.{username(3)}.com", username(4) + " at " + username(4)):
         response = app.post("/users", json=body(email=value))
         messages = " ".join(str(d.get("msg")) for d in json_body(response).get("detail", [])) \
             if response.status_code == 422 else ""

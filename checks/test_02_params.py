@@ -14,21 +14,15 @@ from typing import Any
 
 import httpx
 
-from workbook.testing import error_locs, expect, json_body, show
+from workbook.testing import error_locs, expect, json_body, show, username
 
 rng = random.Random()
 TRUE_WORDS, FALSE_WORDS = ["true", "1", "yes", "on"], ["false", "0", "no", "off"]
 
 
-def name() -> str:
-    return rng.choice(string.ascii_lowercase) + "".join(
-        rng.choices(string.ascii_lowercase + string.digits + "_", k=rng.randint(4, 12))
-    )
-
-
 def new_body() -> dict[str, Any]:
     word = "".join(rng.choices(string.ascii_lowercase, k=6))
-    return {"username": name(), "email": f"{name()}@{word}.org", "age": rng.randint(18, 120)}
+    return {"username": username(), "email": f"{username()}@{word}.org", "age": rng.randint(18, 120)}
 
 
 def create(app: httpx.Client) -> dict[str, Any]:
@@ -165,7 +159,7 @@ def test_post_answers_201_and_stores_the_user(app: httpx.Client) -> None:
            f"GET /users/{made.get('id')} returns the stored user {sent['username']!r}", show(response))
     expect(datetime.fromisoformat(str(stored.get("created_at"))) == datetime.fromisoformat(str(made.get("created_at"))),
            "the same created_at from POST and GET", f"{made.get('created_at')} vs {stored.get('created_at')}")
-    bad = {**new_body(), "username": name().upper()}
+    bad = {**new_body(), "username": username().upper()}
     response = app.post("/users", json=bad)
     expect(response.status_code == 422 and ("body", "username") in error_locs(response),
            f"POST /users with username {bad['username']!r} → 422 on body.username (CreateUserRequest)", show(response))

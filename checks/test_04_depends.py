@@ -13,26 +13,21 @@ import base64
 import json
 import random
 import secrets
-import string
 import time
 from typing import Any
 
 import httpx
 import jwt
 
-from workbook.testing import expect, json_body, show
+from workbook.testing import expect, json_body, show, username
 
 rng = random.Random()
 USER_FIELDS = {"id", "username", "email", "created_at"}
 
 
-def name() -> str:
-    return rng.choice(string.ascii_lowercase) + "".join(rng.choices(string.ascii_lowercase + string.digits, k=11))
-
-
 def sign_up(app: httpx.Client) -> dict[str, Any]:
     """A new user's JSON plus the password it was created with."""
-    body = {"username": name(), "email": f"{name()}@example.org", "password": secrets.token_urlsafe(12)}
+    body = {"username": username(), "email": f"{username()}@example.org", "password": secrets.token_urlsafe(12)}
     response = app.post("/users", json=body)
     made = json_body(response)
     expect(response.status_code == 201 and isinstance(made, dict) and isinstance(made.get("id"), int),
@@ -64,7 +59,7 @@ def me(app: httpx.Client, token: str) -> httpx.Response:
 # -- 04.1 get_db: one session, committed before the response -----------------------------
 def test_taken_username_is_409_and_nothing_changes(app: httpx.Client) -> None:
     first, second = sign_up(app), sign_up(app)
-    response = app.post("/users", json={"username": first["username"], "email": f"{name()}@example.org",
+    response = app.post("/users", json={"username": first["username"], "email": f"{username()}@example.org",
                                         "password": secrets.token_urlsafe(12)})
     expect(response.status_code == 409, f"POST /users with the taken username {first['username']!r} → 409",
            show(response))
@@ -78,7 +73,7 @@ def test_taken_username_is_409_and_nothing_changes(app: httpx.Client) -> None:
         got = json_body(response)
         expect(response.status_code == 200 and got.get("username") == user["username"],
                f"GET /me still shows {user['username']!r} (nothing changed)", show(response))
-    fresh = name()
+    fresh = username()
     response = app.patch("/me", headers=bearer(token), json={"username": fresh})
     expect(response.status_code == 200 and json_body(response).get("username") == fresh,
            f"PATCH /me to the free name {fresh!r} → 200 with that name", show(response))
@@ -97,7 +92,7 @@ def test_taken_username_is_409_and_nothing_changes(app: httpx.Client) -> None:
 def test_missing_token_is_401_with_bearer_challenge(app: httpx.Client) -> None:
     user = sign_up(app)
     basic = "Basic " + base64.b64encode(f"{user['username']}:{user['password']}".encode()).decode()
-    requests = [("GET", "/me", None), ("PATCH", "/me", {"username": name()}),
+    requests = [("GET", "/me", None), ("PATCH", "/me", {"username": username()}),
                 ("DELETE", f"/users/{user['id']}", None)]
     for method, path, body in requests:
         for headers in ({}, {"Authorization": basic}):

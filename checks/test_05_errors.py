@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from workbook.testing import error_locs, expect, json_body, show
+from workbook.testing import error_locs, expect, json_body, show, username
 
 rng = random.Random()
 LIMIT, WINDOW = 5, 30  # what build_app() gives RateLimiter for GET /search
@@ -23,10 +23,6 @@ LEAKS = ("Traceback", "ConnectionError", "postgresql", "db.internal", "reports:"
 
 def token(k: int = 10) -> str:
     return "".join(rng.choices(string.ascii_lowercase + string.digits, k=k))
-
-
-def username() -> str:
-    return rng.choice(string.ascii_lowercase) + token(rng.randint(5, 12))
 
 
 def signup(name: str | None = None) -> dict[str, Any]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import random
-import string
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
-from workbook.testing import expect, json_body, show
+from workbook.testing import expect, json_body, show, username
 
 rng = random.Random()
 REFUSED_DOMAIN = "bounce.example.org"  # app_skeleton.mail refuses every address here (550)
@@ -32,18 +31,12 @@ SDK_SECONDS_MIN = 0.1  # the notebook's analytics SDK blocks for SDK_SECONDS (0.
 Served = Callable[[str], httpx.Client]
 
 
-def name() -> str:
-    return rng.choice(string.ascii_lowercase) + "".join(
-        rng.choices(string.ascii_lowercase + string.digits + "_", k=rng.randint(5, 12))
-    )
-
-
 def address(domain: str | None = None) -> str:
-    return f"{name()}@{domain or rng.choice(['example.org', 'example.com', 'mail.example.net'])}"
+    return f"{username()}@{domain or rng.choice(['example.org', 'example.com', 'mail.example.net'])}"
 
 
 def new_user() -> dict[str, Any]:
-    return {"username": name(), "email": address(), "age": rng.randint(25, 95)}
+    return {"username": username(), "email": address(), "age": rng.randint(25, 95)}
 
 
 @contextlib.contextmanager

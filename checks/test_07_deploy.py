@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import string
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import httpx
 
 from workbook import dockerfile
 from workbook.processes import ProcessServer, ProcessStartupError, children, pid_namespace_available, start_process
-from workbook.testing import Mismatch, expect, show
+from workbook.testing import Mismatch, expect, show, word
 
 rng = random.Random()
 TINY_APP = '''"""The checks' app: which worker answered, and a handler stuck in a blocking call."""
@@ -130,10 +129,6 @@ for case in json.loads(sys.argv[1]):
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:400],
                           "problems": [[str(e.get("loc", ("",))[0]), e.get("type")] for e in errors]}))
 """
-
-
-def word(k: int = 8) -> str:
-    return "".join(rng.choices(string.ascii_lowercase, k=k))
 
 
 def load_settings(app: httpx.Client, cases: list[tuple[dict[str, str], dict[str, str] | None]]) -> list[dict]:

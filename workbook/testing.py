@@ -6,6 +6,8 @@ never a pytest traceback.
 
 from __future__ import annotations
 
+import random
+import string
 from typing import Any
 
 import httpx
@@ -52,3 +54,20 @@ def error_locs(response: httpx.Response) -> list[tuple[Any, ...]]:
     if not isinstance(detail, list):
         return []
     return [tuple(item.get("loc", ())) for item in detail if isinstance(item, dict)]
+
+
+_rng = random.Random()
+USERNAME_CHARS = string.ascii_lowercase + string.digits + "_"
+
+
+def username(length: int | None = None) -> str:
+    """A fresh username: a letter, then a-z, 0-9 and _. Without ``length``, 6–12 characters —
+    well inside every chapter's 3–50 rule, so it never sits on a boundary a wrong answer misjudges.
+    Drawn anew on each call, so an app that hard-codes its answers fails."""
+    length = length or _rng.randint(6, 12)
+    return _rng.choice(string.ascii_lowercase) + "".join(_rng.choices(USERNAME_CHARS, k=length - 1))
+
+
+def word(length: int = 6) -> str:
+    """Lower-case letters only: safe in every part of an e-mail address, a path or a file name."""
+    return "".join(_rng.choices(string.ascii_lowercase, k=length))
