@@ -59,6 +59,23 @@ def test_progress_follows_the_latest_results(root: Path, capsys: pytest.CaptureF
     assert "01.3 ✘" in progress.table(root) and "✘" in progress.html(root)
 
 
+def test_progress_tells_not_attempted_from_not_yet_right(root: Path) -> None:
+    from dataclasses import replace
+
+    from workbook.results import NOT_ATTEMPTED
+
+    chapter = registry.chapter("01", root)
+    rows = results(chapter, {"01.1": True, "01.2": False, "01.3": False})
+    rows = [replace(r, state=NOT_ATTEMPTED) if r.exercise == "01.3" else r for r in rows]
+    progress.record(rows, root)
+    st = progress.status(chapter, progress.load(root))
+    assert (st["01.1"], st["01.2"], st["01.3"]) == ("done", "todo", "not attempted")
+    assert "01.3 ○" in progress.table(root) and "○ not attempted" in progress.table(root)
+    assert "01.3 ○" in progress.html(root)
+    progress.record(results(chapter, {"01.3": False}), root)  # edited now, still wrong
+    assert progress.status(chapter, progress.load(root))["01.3"] == "todo"
+
+
 def test_solution_runs_and_graders_do_not_count_as_progress(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chapter = registry.chapter("01", root)
     monkeypatch.chdir(root / "solutions")

@@ -67,7 +67,7 @@ def test_a_killed_kernel_fails_every_check_with_the_reason() -> None:
     assert proc.returncode == 1, proc.stderr
     (row,) = json.loads(proc.stdout)
     assert row["passed"] is False and "the kernel died while running cell 2" in row["message"]
-    assert set(row) == {"chapter", "exercise", "behaviour", "passed", "message", "hint"}
+    assert set(row) == {"chapter", "exercise", "behaviour", "state", "passed", "message", "hint"}
 
 
 def test_cli_exit_status_and_text_output() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from workbook import registry
 from workbook.notebooks import reveal
@@ -12,37 +14,53 @@ from workbook.results import Result
 GRADING_ENV = "WORKBOOK_GRADING"
 
 
+def _with_needs(chapter: registry.Chapter, wanted: list[registry.Exercise]) -> list[registry.Exercise]:
+    """``wanted`` plus the exercises they need (to tell "waiting on 01.1" from "wrong")."""
+    ids = {ex.id for ex in wanted}
+    for ex in wanted:
+        ids.update(ex.needs)
+    return [ex for ex in chapter.exercises if ex.id in ids]
+
+
 def check(what: str) -> Report | None:
     """Check one exercise ("01.2") or a whole chapter ("01") against the served apps."""
     if os.environ.get(GRADING_ENV):
         print(f"check({what!r}) skipped: the grader checks this notebook from outside the kernel")
         return None
+    from workbook.attempts import classify, untouched_in_kernel
     from workbook.runner import run_checks
     from workbook.serving import rebuild, running
 
     chapter = registry.chapter(what)
     exercises = [chapter.exercise(what)] if "." in what else list(chapter.exercises)
+    wanted = {ex.id for ex in exercises}
+    to_run = _with_needs(chapter, exercises)
 
     checked: list[str] = []  # the apps of the first run: "check again" brings them back
+    status = _Status()
 
-    def run() -> list[Result]:
+    def run(progress: Callable[[int, int], None] | None = None) -> list[Result]:
         try:
             rebuild(checked or None)
         except Exception as exc:  # the learner's latest cells do not build an app
             why = f"building your app raised {exc.__class__.__name__}: {exc}"
-            return [
+            results = [
                 Result(chapter.id, ex.id, c.behaviour, False, why, c.hint, c.test)
-                for ex in exercises
+                for ex in to_run
                 for c in ex.checks
             ]
-        targets = running()
-        checked[:] = checked or list(targets)
-        return run_checks(chapter, exercises, targets)
+        else:
+            targets = running()
+            checked[:] = checked or list(targets)
+            results = run_checks(chapter, to_run, targets, progress=progress or status.update)
+        status.clear()
+        results = classify(chapter, results, untouched_in_kernel(chapter))
+        return [r for r in results if r.exercise in wanted]
 
-    def run_and_record() -> list[Result]:
+    def run_and_record(progress: Callable[[int, int], None] | None = None) -> list[Result]:
         from workbook.progress import record
 
-        results = run()
+        results = run(progress)
         record(results, chapter.root)
         return results
 
@@ -50,6 +68,31 @@ def check(what: str) -> Report | None:
     if not _in_ipython():
         print(report)  # a plain script or terminal: nothing would display the return value
     return report
+
+
+class _Status:
+    """A one-line "checking 3/10…" that a slow chapter (07 boots processes) shows while it runs."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if not _in_ipython():
+            return
+        from IPython.display import HTML, display
+
+        text = HTML(f"<i>checking… {done}/{total} checks done</i>")
+        if self.handle is None:
+            self.handle = display(text, display_id=True)
+        else:
+            self.handle.update(text)
+
+    def clear(self) -> None:
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(""))
+            self.handle = None
 
 
 def _in_ipython() -> bool:
@@ -60,14 +103,30 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
-def hint(exercise_id: str, level: int | None = None) -> None:
-    """Print the exercise's hints, up to ``level`` (all of them by default)."""
+_HINTS_SHOWN: dict[str, int] = {}  # exercise id → hints revealed so far in this kernel
+
+
+def hint(exercise_id: str, number: int | None = None) -> None:
+    """Reveal the next hint of an exercise (one per call), or hint ``number`` itself.
+
+    One at a time on purpose: the first hint nudges, the last one names the concept
+    or the docs page; ``solution()`` is there for the answer itself.
+    """
     ex = registry.chapter(exercise_id).exercise(exercise_id)
-    shown = ex.hints[: level or len(ex.hints)]
-    for number, text in enumerate(shown, 1):
-        print(f"Hint {number}/{len(ex.hints)}: {text}")
     if not ex.hints:
         print("No hints for this exercise; run check() and read what it expected.")
+        return
+    total = len(ex.hints)
+    if number is None:
+        number = min(_HINTS_SHOWN.get(ex.id, 0) + 1, total)
+    elif not 1 <= number <= total:
+        raise ValueError(f"exercise {ex.id} has hints 1 to {total}; there is no hint {number}")
+    _HINTS_SHOWN[ex.id] = max(_HINTS_SHOWN.get(ex.id, 0), number)
+    print(f"Hint {number}/{total} for {ex.id}: {ex.hints[number - 1]}")
+    if number < total:
+        print(f"(hint({ex.id!r}) again for the next one)")
+    else:
+        print(f"That was the last hint. solution({ex.id!r}) shows the reference answer.")
 
 
 def solution(exercise_id: str) -> None:

@@ -181,13 +181,24 @@ def executed(
 
 
 def grade(chapter: Chapter, path: Path, exercises: list[Exercise] | None = None, **limits: Any) -> list[Result]:
-    """Execute ``path`` and run the chapter's checks against what it serves."""
+    """Execute ``path`` and run the chapter's checks against what it serves.
+
+    Rows of exercises whose cells are still the starter's are labelled not attempted.
+    """
+    from workbook.attempts import classify, untouched_in_notebook
+
     exercises = exercises or list(chapter.exercises)
     with executed(path, **limits) as run:
         if run.fatal:
-            return [
+            results = [
                 Result(chapter.id, ex.id, c.behaviour, False, run.fatal, c.hint, c.test)
                 for ex in exercises
                 for c in ex.checks
             ]
-        return run_checks(chapter, exercises, run.targets, run.notes)
+        else:
+            results = run_checks(chapter, exercises, run.targets, run.notes)
+    try:
+        untouched = untouched_in_notebook(chapter, notebooks.read(path))
+    except notebooks.NotebookError:
+        untouched = set()
+    return classify(chapter, results, untouched)

@@ -120,6 +120,19 @@ def solution_code(source: str) -> str:
     return "\n".join(b.rstrip("\n") for b in blocks) if blocks else source
 
 
+def solved_source(source: str) -> str:
+    """The whole exercise cell as the solution has it, without the markers and the starter.
+
+    What "show solution" reveals: it reads as code (a function keeps its ``def`` line
+    even when only its body was the exercise), not as loose answer blocks.
+    """
+    text = _BLOCK.sub(lambda m: m.group("solution"), source)
+    lines = text.strip("\n").splitlines()
+    if lines and "Exercise" in lines[0] and "TODO" in lines[0]:
+        lines = lines[1:]  # the task line: the learner has read it already
+    return "\n".join(lines).strip("\n")
+
+
 def make_starter(solution: Any) -> Any:
     """The starter notebook: exercise cells swapped, every output stripped."""
     nb = copy.deepcopy(solution)
@@ -139,4 +152,4 @@ def reveal(solution_path: Path, exercise_id: str) -> str:
     indexes = exercise_cells(nb).get(exercise_id)
     if not indexes:
         raise NotebookError(f"{solution_path.name} has no cell tagged {TAG_PREFIX}{exercise_id}")
-    return "\n\n".join(solution_code(nb.cells[i].source) for i in indexes)
+    return "\n\n".join(solved_source(nb.cells[i].source) for i in indexes)

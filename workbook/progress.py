@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from workbook import registry
+from workbook.results import NOT_ATTEMPTED as _NOT_ATTEMPTED
 from workbook.results import Result
 
 STATE = Path(".workbook") / "results.json"
 NO_RECORD_ENV = "WORKBOOK_NO_RECORD"  # tests and CI: do not touch a learner's progress
-DONE, TODO, UNCHECKED = "done", "todo", "unchecked"
+DONE, TODO, NOT_ATTEMPTED, UNCHECKED = "done", "todo", "not attempted", "unchecked"
 
 
 def state_path(root: Path | None = None) -> Path:
@@ -61,6 +62,10 @@ def record(results: list[Result], root: Path | None = None) -> None:
             entry = data.setdefault(r.chapter, {}).setdefault(r.exercise, {})
             entry[r.test or r.behaviour] = bool(r.passed)
             entry["at"] = now
+        for exercise in {r.exercise for r in results}:  # untouched starter cells: not a mistake
+            rows = [r for r in results if r.exercise == exercise]
+            entry = data[rows[0].chapter][exercise]
+            entry["untouched"] = all(r.state == _NOT_ATTEMPTED for r in rows)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, sort_keys=True)
@@ -92,12 +97,14 @@ def status(chapter: registry.Chapter, data: dict[str, Any]) -> dict[str, str]:
         verdicts = [seen.get(c.test) for c in ex.checks]
         if not seen or any(v is None for v in verdicts):
             out[ex.id] = UNCHECKED if all(v is None for v in verdicts) else TODO
+        elif all(verdicts):
+            out[ex.id] = DONE
         else:
-            out[ex.id] = DONE if all(verdicts) else TODO
+            out[ex.id] = NOT_ATTEMPTED if seen.get("untouched") else TODO
     return out
 
 
-MARK = {DONE: "✔", TODO: "✘", UNCHECKED: "·"}
+MARK = {DONE: "✔", TODO: "✘", NOT_ATTEMPTED: "○", UNCHECKED: "·"}
 
 
 def table(root: Path | None = None) -> str:
@@ -110,7 +117,8 @@ def table(root: Path | None = None) -> str:
         done_all, total_all = done_all + done, total_all + len(st)
         marks = "  ".join(f"{ex} {MARK[v]}" for ex, v in st.items())
         lines.append(f"{chapter.id}  {chapter.title[:40]:<40}  {done}/{len(st)}   {marks}")
-    lines.append(f"{done_all}/{total_all} exercises done   (✔ done  ✘ not yet  · not checked yet)")
+    legend = "✔ done  ✘ not yet right  ○ not attempted  · not checked yet"
+    lines.append(f"{done_all}/{total_all} exercises done   ({legend})")
     if not data:
         lines.append("No results yet: run check(\"01\") in a chapter, or `workbook check 01`.")
     return "\n".join(lines)
@@ -120,7 +128,7 @@ def html(root: Path | None = None) -> str:
     """The same table for the index notebook: one coloured cell per exercise."""
     from html import escape
 
-    colour = {DONE: "#2e7d32", TODO: "#c62828", UNCHECKED: "#9e9e9e"}
+    colour = {DONE: "#2e7d32", TODO: "#c62828", NOT_ATTEMPTED: "#6e7781", UNCHECKED: "#9e9e9e"}
     data = load(root)
     rows = []
     for chapter in registry.chapters(root):

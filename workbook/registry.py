@@ -33,6 +33,7 @@ class Exercise:
     title: str
     checks: tuple[Check, ...]
     hints: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # exercises whose work these checks rely on ("waiting on 01.1")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def _exercise(raw: dict, chapter_id: str) -> Exercise:
     if not ex_id.startswith(chapter_id + "."):
         raise RegistryError(f"exercise {ex_id!r} is not numbered under chapter {chapter_id}")
     checks = tuple(Check(str(c["test"]), str(c["behaviour"]), str(c["hint"])) for c in raw["check"])
-    return Exercise(ex_id, str(raw["title"]), checks, tuple(raw.get("hints", ())))
+    needs = tuple(str(n) for n in raw.get("needs", ()))
+    return Exercise(ex_id, str(raw["title"]), checks, tuple(raw.get("hints", ())), needs)
 
 
 @lru_cache(maxsize=8)

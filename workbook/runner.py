@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -50,8 +50,9 @@ def _explain(exc: BaseException, targets: dict[str, str]) -> str:
 class _Plugin:
     """Gives checks their clients and records one outcome per test function."""
 
-    def __init__(self, targets: dict[str, str]) -> None:
+    def __init__(self, targets: dict[str, str], progress: Callable[[int], None] | None = None) -> None:
         self.targets = targets
+        self.progress = progress
         self.outcomes: dict[str, tuple[bool, str]] = {}
         self.clients: dict[str, httpx.Client] = {}
         self.stuck: set[str] = set()  # apps that timed out once: later checks fail fast
@@ -102,6 +103,8 @@ class _Plugin:
                 self.outcomes[name] = (False, message)
         elif call.when == "call":
             self.outcomes.setdefault(name, (True, ""))
+        if call.when == "teardown" and self.progress is not None:
+            self.progress(len(self.outcomes))
 
 
 @contextlib.contextmanager
@@ -122,15 +125,17 @@ def run_checks(
     exercises: list[Exercise],
     targets: dict[str, str],
     preface: dict[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Result]:
     """Run the checks of ``exercises`` against ``targets`` (name → base URL).
 
     ``preface`` maps an exercise id to a note that explains a failure before the
-    check does (its cell raised, the kernel died, ...).
+    check does (its cell raised, the kernel died, ...). ``progress(done, total)`` is
+    called after each check, for a panel that shows a slow chapter moving.
     """
     module = chapter.checks_module
     wanted = [check.test for ex in exercises for check in ex.checks]
-    plugin = _Plugin(targets)
+    plugin = _Plugin(targets, (lambda done: progress(done, len(wanted))) if progress else None)
     args = [
         str(module),
         "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:faulthandler",
