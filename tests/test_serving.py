@@ -215,3 +215,22 @@ def test_rebuild_brings_back_a_stopped_factory_app() -> None:
     serving.stop_all()
     serving.rebuild(["app"])
     assert serving.running() == {}
+
+
+def test_a_stopped_apps_client_and_display_say_how_to_bring_it_back() -> None:
+    from workbook.serving import ServerStopped
+
+    server = serve(make_app(), name="stoppable")
+    shown: list[str] = []
+
+    class Handle:  # what IPython's display(..., display_id=True) returns
+        def update(self, obj: object) -> None:
+            shown.append(obj._repr_html_())  # type: ignore[attr-defined]
+
+    server._displays.append(Handle())
+    assert server.client.get("/ok").status_code == 200
+    server.stop()
+    with pytest.raises(ServerStopped, match=r"'stoppable' .* has been stopped .* re-run the cell that calls serve"):
+        server.client.get("/ok")
+    assert shown and "stopped" in shown[0] and "re-run the cell that calls serve" in shown[0]
+    assert "Swagger UI" not in shown[0]  # no dead links

@@ -19,8 +19,10 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def client(base_url: str, timeout: float = 10.0, **kwargs: Any) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, verify=_ssl_context(), **kwargs)
+def client(
+    base_url: str, timeout: float = 10.0, client_class: type[httpx.Client] = httpx.Client, **kwargs: Any
+) -> httpx.Client:
+    return client_class(base_url=base_url, timeout=timeout, trust_env=False, verify=_ssl_context(), **kwargs)
 
 
 def async_client(base_url: str, timeout: float = 10.0, **kwargs: Any) -> httpx.AsyncClient:

@@ -32,6 +32,7 @@ _factories: dict[str, Callable[[], Any]] = {}  # name → app factory, kept afte
 _lock = threading.Lock()
 _sources: list[Callable[[], dict[str, str]]] = []  # other kinds of server (workbook.processes)
 _STARTUP_TIMEOUT = 15.0
+_HOW_BACK = " (by the teardown cell or stop()); re-run the cell that calls serve(...) to bring it back"
 _GRACE = 3.0
 
 
@@ -61,6 +62,28 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+class ServerStopped(RuntimeError):
+    """A cell used the client of an app that has been stopped."""
+
+
+class _ServerClient(httpx.Client):
+    """``server.client``: says plainly that its app was stopped, instead of httpx's
+    "the client has been closed" (a demo cell re-run after the teardown cell)."""
+
+    owner: Server | None = None
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if self.owner is not None and self.owner.stopped:
+            raise ServerStopped(self.owner.stopped_message())
+        return super().send(request, **kwargs)
+
+
+def _client_for(owner: Server) -> httpx.Client:
+    made = http.client(owner.url, client_class=_ServerClient)
+    made.owner = owner  # type: ignore[attr-defined]
+    return made
+
+
 class Server:
     """A running app: ``url``, a ready ``client``, ``log()``, ``stop()``."""
 
@@ -69,8 +92,9 @@ class Server:
         self.log_buffer = server_log.ServerLog()
         self._prepare(app, factory, port)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.client = http.client(self.url)
+        self.client = _client_for(self)
         self.stopped = False
+        self._displays: list[Any] = []  # outputs showing this server: updated when it stops
 
     def _prepare(self, app: Any, factory: Callable[[], Any] | None, port: int) -> None:
         """Set up a fresh engine (socket, thread, loop) for ``app``; the handle stays."""
@@ -169,7 +193,7 @@ class Server:
         if self.url != f"http://127.0.0.1:{self.port}":  # the old port was taken meanwhile
             self.url = f"http://127.0.0.1:{self.port}"
             self.client.close()
-            self.client = http.client(self.url)
+            self.client = _client_for(self)
         self._start()
 
     def stop(self) -> None:
@@ -182,6 +206,13 @@ class Server:
         with _lock:
             if _servers.get(self.name) is self:
                 del _servers[self.name]
+        for handle in self._displays:  # the links above would now fail: say so where they are
+            with contextlib.suppress(Exception):
+                handle.update(_Html(self._repr_html_()))
+        self._displays.clear()
+
+    def stopped_message(self) -> str:
+        return f"the app {self.name!r} (was at {self.url}) has been stopped{_HOW_BACK}"
 
     # -- conveniences ----------------------------------------------------------
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
@@ -202,9 +233,16 @@ class Server:
         state = "stopped" if self.stopped else "running"
         return f"<Server {self.name!r} {state} at {self.url}>"
 
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        handle = display(HTML(self._repr_html_()), display_id=True)
+        if handle is not None and not self.stopped:
+            self._displays.append(handle)
+
     def _repr_html_(self) -> str:
         if self.stopped:
-            return f"<code>{html.escape(repr(self))}</code>"
+            return f"<code>{html.escape(repr(self))}</code> — its links no longer answer: stopped{_HOW_BACK}"
         proxied = html.escape(self.proxy_path + "/docs")
         direct = html.escape(self.url + "/docs")
         return (
@@ -212,6 +250,12 @@ class Server:
             f'<a href="{proxied}" target="_blank">through Jupyter</a> · '
             f'<a href="{direct}" target="_blank">direct ({direct})</a>'
         )
+
+
+def _Html(text: str) -> Any:
+    from IPython.display import HTML
+
+    return HTML(text)
 
 
 def serve(app: Any, name: str = "app") -> Server:
