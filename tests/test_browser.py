@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,7 +51,7 @@ def _free_port() -> int:
 
 def _workspace(ws: Path, notebook: Path) -> None:
     """A learner's folder: the chapter's notebook (starter or solution) and what check() reads."""
-    (ws / "notebooks").mkdir(parents=True)
+    (ws / "notebooks").mkdir(parents=True, exist_ok=True)
     shutil.copy2(notebook, ws / "notebooks" / f"{STEM}.ipynb")
     shutil.copytree(ROOT / "checks", ws / "checks")
     shutil.copytree(ROOT / "solutions", ws / "solutions")
@@ -148,7 +149,7 @@ def _shot(page: object, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
 
 
-def _learner_path(url: str, kind: str) -> dict:
+def _learner_path(url: str, kind: str, slow: bool = True) -> dict:
     """Drive Lab like a learner; return what the panels and the docs page showed."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -174,10 +175,12 @@ def _learner_path(url: str, kind: str) -> dict:
             _until(lambda: page.evaluate(KERNEL_READY), 90, "the kernel session never became ready")
             page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
             page.wait_for_function(ALL_RAN, polling=250, timeout=120_000)
-            panel = page.locator(".jp-OutputArea-output", has=page.get_by_role("button", name="check again")).first
+            panel = page.locator(".workbook-panel").first
             panel.scroll_into_view_if_needed()
             expect(panel).to_contain_text("checks pass")  # Lab renders cells lazily, as they scroll in
             seen["first"] = panel.text_content()
+            serve_cell = page.locator(".jp-Cell", has_text="serve(build_app)").first
+            seen["serve_after_run_all"] = serve_cell.locator(".jp-OutputArea-output").first.text_content()
             _shot(page, f"{kind}-1-run-all")
 
             # Run All ended with the teardown cell; the learner re-serves the app, then checks again.
@@ -186,21 +189,37 @@ def _learner_path(url: str, kind: str) -> dict:
             serve_out = page.locator(".jp-Cell", has_text="serve(build_app)").locator(".jp-OutputArea-output")
             link = serve_out.get_by_role("link", name="through Jupyter")
             seen["docs_href"] = link.get_attribute("href")
+            seen["serve_after_rerun"] = serve_out.first.text_content()
+            # Slow this kernel's checks down (a chapter that boots processes) to see the panel mid-check.
+            if slow:
+                page.evaluate(RUN_CELL, "workbook.http as _h")  # the test's own last cell
+                page.wait_for_function(ALL_RAN, polling=250)
             page.evaluate(WATCH_KERNEL)
             panel.get_by_role("button", name="check again").click()
+            if slow:
+                busy = panel.get_by_role("button", name="checking…")
+                expect(busy).to_be_visible(timeout=10_000)
+                seen["busy_disabled"] = busy.is_disabled()
+                seen["mid_check"] = panel.text_content()
+                _shot(page, f"{kind}-2-mid-check")
             page.wait_for_function(KERNEL_WORKED, polling=100)  # the click's comm message ran the checks
             time.sleep(0.3)  # the panel's new children arrive before idle; let the DOM catch up
-            expect(panel).to_contain_text("checks pass")
+            expect(panel.get_by_role("button", name="check again")).to_be_visible()
             seen["again"] = panel.text_content()
-            hints = panel.get_by_role("button", name="hint")
+            hints = panel.get_by_role("button", name=re.compile(r"hint$"))
+            if slow:  # the learner path with a wrong answer: its row has a hint button
+                expect(hints.first).to_be_visible()
             seen["hint_buttons"] = hints.count()
             if seen["hint_buttons"]:
-                hint = panel.locator(".workbook-hint").first
-                seen["hint_hidden_before"] = not hint.is_visible()
+                shown = panel.locator(".workbook-hint").first  # the first wrong row's hints
+                seen["hint_items_before"] = shown.locator("li").count()
                 hints.first.click()
-                expect(hint).to_be_visible()
-                seen["hint_text"] = hint.inner_text()
-            _shot(page, f"{kind}-2-check-again")
+                expect(shown.locator("li")).to_have_count(1)
+                panel.get_by_role("button", name="next hint").first.click()
+                expect(shown.locator("li")).to_have_count(2)
+                seen["hint_text"] = shown.inner_text()
+            seen["solution_buttons"] = panel.get_by_role("button", name="show solution").all_inner_texts()
+            _shot(page, f"{kind}-3-check-again-hints")
 
             # The app's Swagger UI through jupyter-server-proxy, as the link opens it in a tab.
             with context.expect_page() as new_tab:
@@ -210,7 +229,7 @@ def _learner_path(url: str, kind: str) -> dict:
             seen["docs_title"] = docs.locator(".swagger-ui .info .title").inner_text()
             seen["docs_ops"] = docs.locator(".opblock-summary-path").all_inner_texts()
             seen["docs_url"] = docs.url
-            _shot(docs, f"{kind}-3-swagger-through-proxy")
+            _shot(docs, f"{kind}-4-swagger-through-proxy")
         finally:
             browser.close()
     seen["blocked"] = blocked
@@ -218,34 +237,71 @@ def _learner_path(url: str, kind: str) -> dict:
 
 
 def _summary(text: str) -> tuple[int, int]:
-    import re
-
     match = re.search(r"(\d+)/(\d+) checks pass", text)
     assert match, text
     return int(match.group(1)), int(match.group(2))
 
 
-def test_starter_in_the_browser_shows_failures_with_hints(lab: tuple[str, Path]) -> None:
+def _notebook_with(tmp: Path, solved: str, wrong: str) -> Path:
+    """The starter with exercise ``solved`` solved and exercise ``wrong`` given a wrong answer,
+    plus one cell that slows in-kernel checks down by 2 s (to photograph the panel mid-check)."""
+    import tomllib
+
+    from conftest import replace_solution
+
+    from workbook import notebooks
+
+    solution = notebooks.read(ROOT / "solutions" / f"{STEM}.ipynb")
+    nb = notebooks.read(ROOT / "notebooks" / f"{STEM}.ipynb")
+    cells = notebooks.exercise_cells(solution)
+    (i,) = cells[solved][:1]
+    nb.cells[i].source = solution.cells[i].source
+    answer = next(w for w in tomllib.loads((ROOT / "tests" / "wrong_answers" / f"{STEM}.toml").read_text())["wrong"]
+                  if w["exercise"] == wrong)  # fmt: skip
+    (j,) = cells[wrong][:1]
+    nb.cells[j].source = replace_solution(solution.cells[j].source, answer["code"])
+    slow = "\n".join([
+        "import time, workbook.http as _h",
+        "_h._plain = getattr(_h, '_plain', _h.client)  # re-runnable",
+        "_slept = []",
+        "_h.client = lambda *a, **k: (_slept or _slept.append(time.sleep(3)), _h._plain(*a, **k))[1]",
+    ])
+    nb.cells.append(notebooks.Notebook(cell_type="code", source=slow, metadata={}, outputs=[], execution_count=None))
+    path = tmp / f"{STEM}.ipynb"
+    notebooks.write(nb, path)
+    return path
+
+
+def test_three_states_in_the_browser_one_solved_one_wrong_the_rest_untouched(
+    lab: tuple[str, Path], tmp_path: Path
+) -> None:
     url, ws = lab
-    _workspace(ws, ROOT / "notebooks" / f"{STEM}.ipynb")
-    seen = _learner_path(url, "starter")
+    _workspace(ws, _notebook_with(tmp_path, solved="01.2", wrong="01.3"))
+    seen = _learner_path(url, "three-states")
     for key in ("first", "again"):
-        passed, total = _summary(seen[key])
-        assert passed == 0 < total, seen[key]
-        assert "✘" in seen[key] and "expected" in seen[key].lower(), seen[key]
-    assert seen["hint_buttons"] > 0 and seen["hint_hidden_before"], "hints are hidden until their button is clicked"
-    assert seen["hint_text"].startswith("Hint:") and len(seen["hint_text"]) > 10, seen["hint_text"]
+        text = seen[key]
+        assert "✔" in text and "✘" in text and "○" in text and "not attempted" in text, text
+        assert "waiting on 01.1" not in text or "…" in text, text
+        passed, total = _summary(text)
+        assert 0 < passed < total, text
+    assert "stopped" in seen["serve_after_run_all"] and "re-run the cell" in seen["serve_after_run_all"], seen
+    assert "Swagger UI" in seen["serve_after_rerun"], seen
+    assert seen["busy_disabled"] and "checking" in seen["mid_check"], seen["mid_check"]
+    assert seen["hint_buttons"] >= 1 and seen["hint_items_before"] == 0, "hints stay hidden until asked for"
+    assert len(seen["hint_text"].strip().splitlines()) >= 2, seen["hint_text"]
+    assert any("01.3" in b for b in seen["solution_buttons"]), seen["solution_buttons"]
+    assert all(" · " in b for b in seen["solution_buttons"]), "each solution button names its exercise"
     _assert_docs(seen)
 
 
 def test_solution_in_the_browser_is_all_green(lab: tuple[str, Path]) -> None:
     url, ws = lab
     _workspace(ws, ROOT / "solutions" / f"{STEM}.ipynb")
-    seen = _learner_path(url, "solution")
+    seen = _learner_path(url, "solution", slow=False)
     for key in ("first", "again"):
         passed, total = _summary(seen[key])
         assert passed == total > 0, seen[key]
-    assert seen["hint_buttons"] == 0
+    assert seen["hint_buttons"] == 0 and not seen["solution_buttons"]
     _assert_docs(seen)
 
 

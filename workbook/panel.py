@@ -39,8 +39,8 @@ def hint_ladder(result: Result, exercise: Exercise | None) -> list[str]:
 class _Row:
     """One result row; remembers how many hints were opened across re-checks."""
 
-    def __init__(self, result: Result, exercise: Exercise | None, opened: dict[str, int]) -> None:
-        self.result, self.exercise, self.opened = result, exercise, opened
+    def __init__(self, result: Result, exercise: Exercise | None, opened: dict[str, int], note: bool = True) -> None:
+        self.result, self.exercise, self.opened, self.note = result, exercise, opened, note
         self.key = f"{result.exercise}:{result.test or result.behaviour}"
 
     def widget(self) -> Any:
@@ -59,6 +59,8 @@ class _Row:
             return head
         first = r.message.splitlines()[0] if r.message else ""
         if r.state != INCORRECT:  # quiet: one grey line, no hint button
+            if not self.note:
+                return head
             note = w.HTML(f"<div style='margin-left:1.5em;color:{colour};{_ROW_CSS}'>{html.escape(first)}</div>")
             return w.VBox([head, note])
         message = w.HTML(f"<pre style='margin:0 0 0 1.5em;white-space:pre-wrap'>{html.escape(r.message)}</pre>")
@@ -161,7 +163,10 @@ class Report:
 
         again.on_click(click)
         by_id = {ex.id: ex for ex in self.chapter.exercises}
-        rows = [_Row(r, by_id.get(r.exercise), self._opened).widget() for r in self.results]
+        rows, noted = [], set()
+        for r in self.results:  # a quiet row's note once per exercise, not on each of its rows
+            rows.append(_Row(r, by_id.get(r.exercise), self._opened, note=(r.exercise, r.state) not in noted).widget())
+            noted.add((r.exercise, r.state))
         unsolved = {r.exercise for r in self.results if r.state in (INCORRECT, NOT_ATTEMPTED)}
         reveals = [_solution_button(self.chapter, ex) for ex in self.exercises if ex.id in unsolved]
         return [w.HBox([title, again, status], layout=w.Layout(flex_flow="row wrap")), *rows, *reveals]
@@ -186,6 +191,7 @@ class Report:
         import ipywidgets as w
 
         self._box = w.VBox(self._children(), layout=w.Layout(border="1px solid #d0d7de", padding="6px"))
+        self._box.add_class("workbook-panel")  # a stable handle for browser tests and custom CSS
         bundle = self._box._repr_mimebundle_()
         bundle["text/plain"] = to_text(self.results)  # for frontends without widgets
         display(bundle, raw=True)
