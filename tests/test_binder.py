@@ -33,10 +33,11 @@ from workbook import registry
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 HEADER = """\
-# Binder (repo2docker) reads only this folder. `-e .` installs the workbook itself (pip runs
-# from the repository root); the pins below are pyproject.toml's runtime dependencies at the
-# versions the test suite ran with. Regenerate: .venv/bin/python tests/test_binder.py --write
--e .
+# Binder (repo2docker) reads only this folder. These pins are pyproject.toml's runtime dependencies
+# at the versions the test suite ran with; `python3 dev.py lab` installs exactly them too. No `-e .`
+# here: without a local path repo2docker installs this file before copying the repository, so a
+# commit that changes no pin reuses the cached layer; postBuild installs the workbook (--no-deps).
+# Regenerate: .venv/bin/python tests/test_binder.py --write
 """
 
 
@@ -70,7 +71,8 @@ def write_pins() -> str:
 
 def test_binder_pins_agree_with_pyproject() -> None:
     text = (BINDER / "requirements.txt").read_text(encoding="utf-8")
-    assert re.search(r"^-e \.$", text, re.MULTILINE), "binder/requirements.txt must install the workbook (-e .)"
+    local = [line for line in text.splitlines() if line.strip().startswith(("-e", ".", "-r", "file:"))]
+    assert not local, f"{local}: a local path in requirements.txt makes every commit reinstall every pin"
     pins = binder_pins()
     fix = "run `.venv/bin/python tests/test_binder.py --write`"
     wanted = {canonicalize_name(r.name): r for r in runtime_requirements()}
@@ -113,7 +115,12 @@ def test_repo2docker_dry_run_plans_the_expected_image() -> None:
     pip_line = 'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'
     assert pip_line in out
     assert "RUN ./binder/postBuild" in out
-    assert out.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < out.index(pip_line), "`-e .` needs the repo copied"
+    # The cache: the pins are installed from requirements.txt alone, before the repository is copied,
+    # so a commit that changes no pin reuses that layer; postBuild then installs the workbook itself.
+    copy_repo = out.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/")
+    assert out.index(pip_line) < copy_repo < out.index("RUN ./binder/postBuild"), "pins must install before the copy"
+    assert "binder/requirements.txt" in out[out.rindex("COPY", 0, out.index(pip_line)) : out.index(pip_line)]
+    assert "pip install --no-cache-dir --quiet --no-deps -e ." in (BINDER / "postBuild").read_text()
 
 
 def _fresh_binder_venv(where: Path) -> Path:
