@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("WORKBOOK_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PY = BIN / "python"
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def run(*cmd: str | Path, **kw: object) -> None:

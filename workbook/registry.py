@@ -126,6 +126,12 @@ def chapter(chapter_id: str | int, root: Path | None = None) -> Chapter:
     return resolve(chapter_id, root)[0]
 
 
+def _span(chapter: Chapter) -> str:
+    """ " (01.1–01.5)": a chapter's exercise ids, short enough for an error message."""
+    ids = [e.id for e in chapter.exercises]
+    return f" ({ids[0]}–{ids[-1]})" if len(ids) > 1 else f" ({ids[0]})" if ids else ""
+
+
 def resolve(what: str | int, root: Path | None = None) -> tuple[Chapter, Exercise | None]:
     """The one id syntax of check(), hint(), solution(), reset, watch and the CLI.
 
@@ -138,7 +144,6 @@ def resolve(what: str | int, root: Path | None = None) -> tuple[Chapter, Exercis
     for ch in all_chapters:
         if _same_id(head, ch.id):
             return ch, (ch.exercise(given) if dot else None)
-    valid = ", ".join(c.id + (f" ({c.exercises[0].id}–{c.exercises[-1].id})" if c.exercises else "")
-                      for c in all_chapters)  # fmt: skip
+    valid = ", ".join(c.id + _span(c) for c in all_chapters)
     kind = "exercise" if dot else "chapter"
     raise RegistryError(f"unknown {kind} {given!r}; valid ids: chapters {valid}")
