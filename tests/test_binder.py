@@ -12,6 +12,7 @@ Regenerate the pins from this venv after changing dependencies:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import tomllib
 import venv
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from packaging.requirements import Requirement
@@ -33,10 +35,11 @@ from workbook import registry
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 HEADER = """\
-# Binder (repo2docker) reads only this folder. `-e .` installs the workbook itself (pip runs
-# from the repository root); the pins below are pyproject.toml's runtime dependencies at the
-# versions the test suite ran with. Regenerate: .venv/bin/python tests/test_binder.py --write
--e .
+# Binder (repo2docker) reads only this folder. These pins are pyproject.toml's runtime dependencies
+# at the versions the test suite ran with; `python3 dev.py lab` installs exactly them too. No `-e .`
+# here: without a local path repo2docker installs this file before copying the repository, so a
+# commit that changes no pin reuses the cached layer; postBuild installs the workbook (--no-deps).
+# Regenerate: .venv/bin/python tests/test_binder.py --write
 """
 
 
@@ -70,7 +73,8 @@ def write_pins() -> str:
 
 def test_binder_pins_agree_with_pyproject() -> None:
     text = (BINDER / "requirements.txt").read_text(encoding="utf-8")
-    assert re.search(r"^-e \.$", text, re.MULTILINE), "binder/requirements.txt must install the workbook (-e .)"
+    local = [line for line in text.splitlines() if line.strip().startswith(("-e", ".", "-r", "file:"))]
+    assert not local, f"{local}: a local path in requirements.txt makes every commit reinstall every pin"
     pins = binder_pins()
     fix = "run `.venv/bin/python tests/test_binder.py --write`"
     wanted = {canonicalize_name(r.name): r for r in runtime_requirements()}
@@ -113,7 +117,56 @@ def test_repo2docker_dry_run_plans_the_expected_image() -> None:
     pip_line = 'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'
     assert pip_line in out
     assert "RUN ./binder/postBuild" in out
-    assert out.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < out.index(pip_line), "`-e .` needs the repo copied"
+    # The cache: the pins are installed from requirements.txt alone, before the repository is copied,
+    # so a commit that changes no pin reuses that layer; postBuild then installs the workbook itself.
+    copy_repo = out.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/")
+    assert out.index(pip_line) < copy_repo < out.index("RUN ./binder/postBuild"), "pins must install before the copy"
+    assert "binder/requirements.txt" in out[out.rindex("COPY", 0, out.index(pip_line)) : out.index(pip_line)]
+    assert "pip install --no-cache-dir --quiet --no-deps -e ." in (BINDER / "postBuild").read_text()
+
+
+def _dev_py() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEV_ONLY = ("playwright", "jupyterhub", "jupyter-repo2docker", "mypy", "ruff", "deptry", "nbval", "pytest-xdist")
+
+
+def test_learner_install_is_what_binder_installs() -> None:
+    """`dev.py lab` installs Binder's pins and the workbook as postBuild does, and none of the dev extra."""
+    plan = _dev_py().install_plan("learner")
+    assert plan == [["-r", "binder/requirements.txt"], ["--no-deps", "-e", "."]]
+    assert "pip install --no-cache-dir --quiet --no-deps -e ." in (BINDER / "postBuild").read_text()
+    dev_plan = _dev_py().install_plan("dev")
+    assert dev_plan[: len(plan)] == plan and dev_plan[len(plan) :] == [["-e", ".[dev]"]]
+    extras = _pyproject()["project"]["optional-dependencies"]
+    dev_extra = {canonicalize_name(Requirement(r).name) for r in extras["dev"]}
+    assert set(DEV_ONLY) <= dev_extra and not dev_extra & set(binder_pins())
+
+
+@pytest.mark.slow
+def test_learner_venv_has_exactly_the_binder_pins(tmp_path: Path) -> None:
+    """A real `dev.py setup learner` (what `dev.py lab` runs): the pins, the lab settings, no dev tools."""
+    where = tmp_path / "learner"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "WORKBOOK_ROOT")}
+    env["WORKBOOK_VENV"] = str(where)
+    subprocess.run([sys.executable, "dev.py", "setup", "learner"], cwd=ROOT, env=env, check=True, timeout=1200)
+    listing = subprocess.run([where / "bin" / "python", "-m", "pip", "list", "--format=json"], capture_output=True,
+                             text=True, check=True, timeout=120)  # fmt: skip
+    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listing.stdout)}
+    for name, pin in binder_pins().items():
+        assert installed.get(name) == next(iter(pin.specifier)).version, (name, installed.get(name), str(pin))
+    assert not set(DEV_ONLY) & set(installed), set(DEV_ONLY) & set(installed)
+    paths = subprocess.run([where / "bin" / "jupyter", "lab", "path"], capture_output=True, text=True, env=env,
+                           check=True, timeout=60)  # fmt: skip
+    app_dir = re.search(r"Application directory:\s*(\S+)", paths.stdout)
+    assert app_dir, paths.stdout
+    settings = Path(app_dir.group(1)) / "settings" / "overrides.json"
+    assert json.loads(settings.read_text()) == json.loads((BINDER / "overrides.json").read_text())
 
 
 def _fresh_binder_venv(where: Path) -> Path:

@@ -80,8 +80,8 @@ def test_cli_exit_status_and_text_output() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "42"], "unknown chapter '42'; valid chapters: 90 (Toy chapter), 91"),
-        (["check", "90.7"], "unknown exercise '90.7'; chapter 90 has 90.1, 90.2"),
+        (["check", "42"], "unknown chapter '42'; valid ids: chapters 90 (90.1–90.5), 91 (91.1"),
+        (["check", "90.7"], "unknown exercise '90.7'; valid ids: 90, 90.1, 90.2"),
         (["check", "90", "--notebook", "no/such.ipynb"], "notebook not found: no/such.ipynb"),
     ],
 )

@@ -4,6 +4,7 @@
 """
 
 from workbook.checking import check, hint, solution
+from workbook.platforms import platform_note
 from workbook.serving import serve
 
-__all__ = ["check", "hint", "serve", "solution"]
+__all__ = ["check", "hint", "platform_note", "serve", "solution"]

@@ -9,6 +9,7 @@ from typing import Any
 from workbook import registry
 from workbook.notebooks import reveal
 from workbook.panel import Report
+from workbook.platforms import unavailable
 from workbook.results import Result
 
 GRADING_ENV = "WORKBOOK_GRADING"
@@ -22,8 +23,8 @@ def _with_needs(chapter: registry.Chapter, wanted: list[registry.Exercise]) -> l
     return [ex for ex in chapter.exercises if ex.id in ids]
 
 
-def check(what: str) -> Report | None:
-    """Check one exercise ("01.2") or a whole chapter ("01") against the served apps."""
+def check(what: str | int) -> Report | None:
+    """Check one exercise ("01.2", "1.2") or a whole chapter ("01", "1") against the served apps."""
     if os.environ.get(GRADING_ENV):
         print(f"check({what!r}) skipped: the grader checks this notebook from outside the kernel")
         return None
@@ -31,8 +32,13 @@ def check(what: str) -> Report | None:
     from workbook.runner import run_checks
     from workbook.serving import rebuild, running
 
-    chapter = registry.chapter(what)
-    exercises = [chapter.exercise(what)] if "." in what else list(chapter.exercises)
+    chapter, exercise = registry.resolve(what)
+    exercises = [exercise] if exercise else list(chapter.exercises)
+    if (not_here := unavailable(chapter, exercises)) is not None:
+        report = Report(chapter, exercises, not_here, rerun=lambda _progress=None: not_here)
+        if not _in_ipython():
+            print(report)
+        return report
     wanted = {ex.id for ex in exercises}
     to_run = _with_needs(chapter, exercises)
 
@@ -103,16 +109,26 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
+def _exercise(exercise_id: str | int) -> tuple[registry.Chapter, registry.Exercise]:
+    """hint() and solution() need one exercise: "01.2" or "1.2", not a chapter."""
+    chapter, exercise = registry.resolve(exercise_id)
+    if exercise is None:
+        raise registry.RegistryError(
+            f"{str(exercise_id)!r} is a chapter; name one of its exercises: {chapter.valid_ids()}"
+        )
+    return chapter, exercise
+
+
 _HINTS_SHOWN: dict[str, int] = {}  # exercise id → hints revealed so far in this kernel
 
 
-def hint(exercise_id: str, number: int | None = None) -> None:
+def hint(exercise_id: str | int, number: int | None = None) -> None:
     """Reveal the next hint of an exercise (one per call), or hint ``number`` itself.
 
     One at a time on purpose: the first hint nudges, the last one names the concept
     or the docs page; ``solution()`` is there for the answer itself.
     """
-    ex = registry.chapter(exercise_id).exercise(exercise_id)
+    ex = _exercise(exercise_id)[1]
     if not ex.hints:
         print("No hints for this exercise; run check() and read what it expected.")
         return
@@ -129,14 +145,13 @@ def hint(exercise_id: str, number: int | None = None) -> None:
         print(f"That was the last hint. solution({ex.id!r}) shows the reference answer.")
 
 
-def solution(exercise_id: str) -> None:
+def solution(exercise_id: str | int) -> None:
     """Show the reference answer, read from the solution notebook."""
-    chapter = registry.chapter(exercise_id)
-    chapter.exercise(exercise_id)
-    code = reveal(chapter.solution, exercise_id)
+    chapter, ex = _exercise(exercise_id)
+    code = reveal(chapter.solution, ex.id)
     try:
         from IPython.display import Markdown, display
 
-        display(Markdown(f"**Solution {exercise_id}**\n```python\n{code}\n```"))
+        display(Markdown(f"**Solution {ex.id}**\n```python\n{code}\n```"))
     except ImportError:  # pragma: no cover
         print(code)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workbook import registry
 from workbook.notebooks import NotebookError, make_starter, read, write
+from workbook.platforms import unavailable
 from workbook.results import summary, to_json, to_text
 
 USAGE_ERROR = 2
@@ -21,13 +22,14 @@ USAGE_ERROR = 2
 def _check(args: argparse.Namespace) -> int:
     from workbook.execute import grade
 
-    chapter = registry.chapter(args.chapter)
-    exercises = [chapter.exercise(args.chapter)] if "." in args.chapter else list(chapter.exercises)
+    chapter, exercise = registry.resolve(args.chapter)
+    exercises = [exercise] if exercise else list(chapter.exercises)
     path = Path(args.notebook) if args.notebook else chapter.notebook
     read(path)  # fail fast, with exit status 2, on a missing or broken notebook
-    if not args.json:
+    not_here = unavailable(chapter, exercises)
+    if not args.json and not_here is None:
         print(f"Running {path} in a fresh kernel, then checking chapter {chapter.id}…", file=sys.stderr)
-    results = grade(chapter, path, exercises, cell_timeout=args.timeout, total_timeout=args.total_timeout)
+    results = not_here or grade(chapter, path, exercises, cell_timeout=args.timeout, total_timeout=args.total_timeout)
     if path.resolve() == chapter.notebook.resolve():  # the learner's own notebook: that is progress
         from workbook import progress
 
@@ -42,7 +44,7 @@ def _starters(args: argparse.Namespace) -> int:
     """Regenerate (or with --verify, compare) every starter from its solution."""
     stale = []
     for chapter in registry.chapters():
-        if args.chapter and chapter.id != args.chapter.zfill(2):
+        if args.chapter and chapter.id != registry.chapter(args.chapter).id:
             continue
         if args.execute:
             _execute_in_place(chapter.solution)
@@ -82,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="workbook", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="run a notebook in a fresh kernel and check its apps")
-    check.add_argument("chapter", help='chapter id ("01") or exercise id ("01.2")')
+    check.add_argument("chapter", help='chapter id ("01", "1") or exercise id ("01.2", "1.2")')
     check.add_argument("--notebook", help="notebook to check (default: notebooks/<chapter>.ipynb)")
     check.add_argument("--json", action="store_true", help="print machine-readable results")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per cell")
@@ -108,12 +110,12 @@ def _learner_commands(sub: argparse._SubParsersAction) -> None:
         run=lazy("progress")
     )
     reset = sub.add_parser("reset", help="restore a chapter's (or one exercise's) starter; backs up first")
-    reset.add_argument("chapter", help='chapter id ("01")')
-    reset.add_argument("--exercise", help='only this exercise ("3" or "01.3")')
+    reset.add_argument("chapter", help='chapter id ("01", "1") or exercise id ("01.3", "1.3")')
+    reset.add_argument("--exercise", help='only this exercise ("3", "1.3" or "01.3")')
     reset.add_argument("--notebook", help="notebook to reset (default: notebooks/<chapter>.ipynb)")
     reset.set_defaults(run=lazy("reset"))
     watch = sub.add_parser("watch", help="re-check a chapter every time its notebook is saved")
-    watch.add_argument("chapter", help='chapter id ("01")')
+    watch.add_argument("chapter", help='chapter id ("01", "1") or exercise id ("01.2", "1.2")')
     watch.add_argument("--notebook", help="notebook to watch (default: notebooks/<chapter>.ipynb)")
     watch.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the file")
     watch.add_argument("--runs", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop after N checks

@@ -5,7 +5,13 @@ deployment is about — worker processes, signals, a supervisor replacing a dead
 Here the command runs as a child process in its own process group (its own session), on a
 free loopback port, with its output in a file (no reader threads). ``stop()`` signals the
 whole group, so the workers go too; so does re-serving the same name, kernel exit
-(``atexit``) and, through ``PR_SET_PDEATHSIG``, a kernel that is killed outright.
+(``atexit``) and, on Linux, through ``PR_SET_PDEATHSIG``, a kernel that is killed outright.
+
+Platforms: processes are found with psutil (no ``/proc``), so this runs on Linux and macOS.
+The Linux-only extras degrade cleanly elsewhere: no ``PR_SET_PDEATHSIG`` (``atexit`` still
+stops the servers of a kernel that exits normally) and no PID namespace
+(``pid_namespace_available()`` is False). No ``preexec_fn``: it is unsafe in a threaded
+process such as a kernel, so the death signal is set by a tiny launcher that then ``exec``s.
 
 ``serve_process`` registers the server so ``workbook.serving.running()`` reports its URL:
 the grader finds it exactly like an app served in the kernel.
@@ -15,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import functools
 import os
 import shutil
@@ -26,17 +31,27 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
+import psutil
 
 from workbook import http, serving
 
 _servers: dict[str, ProcessServer] = {}
 _lock = threading.Lock()
-_PR_SET_PDEATHSIG = 1
 _BARE = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+# Set by the grader's sandbox: rewrites the argv of every process started here, just before launch.
+wrap_command: Callable[[list[str]], list[str]] | None = None
+# Runs in the child instead of preexec_fn: ask Linux to SIGTERM it when its parent dies (PR_SET_PDEATHSIG,
+# 1), give up if the parent is already gone, then become the command. -I -S: starts in milliseconds.
+_DEATHSIG_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n    sys.exit(143)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 class ProcessStartupError(RuntimeError):
@@ -50,39 +65,82 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the child when the process that started it dies (even by SIGKILL)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def on_linux() -> bool:
+    """Linux (WSL included): the platform with PR_SET_PDEATHSIG and PID namespaces."""
+    return sys.platform.startswith("linux")
+
+
+def launch_argv(argv: Sequence[str], path: str | None = None) -> list[str]:
+    """What is really executed for ``argv``: the grader's ``wrap_command``, and on Linux the launcher
+    that makes the process die with this one (even when this one is killed by SIGKILL)."""
+    command = list(argv)
+    if wrap_command is not None:
+        command = wrap_command(command)
+    if on_linux():
+        if os.sep not in command[0] and shutil.which(command[0], path=path) is None:  # as Popen would say
+            raise FileNotFoundError(2, "No such file or directory", command[0])
+        command = [sys.executable, "-I", "-S", "-c", _DEATHSIG_LAUNCHER, str(os.getpid()), *command]
+    return command
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (Linux ``/proc``); empty when it is gone."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                found += [int(p) for p in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    return found
+    """Direct children of ``pid``; empty when it is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid`` as one string (what ``/proc/PID/cmdline`` holds), "" when gone."""
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def group_members(pgid: int) -> list[int]:
-    """The live (not zombie) processes of process group ``pgid``, from ``/proc``."""
+    """The live (not zombie) processes of process group ``pgid``.
+
+    A process group, not a tree: a worker whose master died is re-parented but still belongs
+    to the group. Where there are no process groups (Windows) the tree under ``pgid`` is used."""
+    if not hasattr(os, "getpgid"):
+        try:
+            root = psutil.Process(pgid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        return [p.pid for p in tree if _alive(p.pid)]
     found: list[int] = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            state, _ppid, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
-            if int(group) == pgid and state != "Z":
-                found.append(int(entry.name))
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pgid and _alive(pid):
+                found.append(pid)
     return found
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to the whole group (POSIX), or to every process of the tree (Windows)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        return
+    for pid in group_members(pgid):  # pragma: no cover - Windows
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).send_signal(sig)
 
 
 @functools.cache
 def pid_namespace_available() -> bool:
-    """Whether ``unshare --pid --fork`` works here (root, or user namespaces allowed); asked once."""
-    if shutil.which("unshare") is None:
+    """Whether ``unshare --pid --fork`` works here (Linux, and root or user namespaces allowed); asked once."""
+    if not on_linux() or shutil.which("unshare") is None:
         return False
     try:
         done = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True, timeout=10)
@@ -105,10 +163,14 @@ class ProcessServer:
         self._output = tempfile.TemporaryFile(prefix="workbook-proc-")  # noqa: SIM115 - stop() closes it
         self._kept = ""  # the output, once stop() has closed the file
         prefix = ["unshare", "--pid", "--fork", "--kill-child"] if pid_namespace else []
-        self.popen = subprocess.Popen(
-            [*prefix, *self.argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._output,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-        )  # fmt: skip
+        try:
+            self.popen = subprocess.Popen(
+                launch_argv([*prefix, *self.argv], env.get("PATH")), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=self._output, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        except BaseException:
+            self._output.close()
+            raise
         self.pid = self.popen.pid  # also the process group id (start_new_session)
         self.client = http.client(self.url)
         self.stopped = False
@@ -146,7 +208,11 @@ class ProcessServer:
         if self._output.closed:
             return self._kept
         fd = self._output.fileno()
-        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+        size = os.fstat(fd).st_size
+        if hasattr(os, "pread"):  # reads without moving the offset the process writes at
+            return os.pread(fd, size, 0).decode(errors="replace")
+        with open(self._output.name, "rb") as again:  # pragma: no cover - Windows: a second handle
+            return again.read(size).decode(errors="replace")
 
     def log(self, last: int | None = 40, grep: str | None = None) -> None:
         """Print the process's output (stdout and stderr), its last lines or those containing ``grep``."""
@@ -174,11 +240,10 @@ class ProcessServer:
         if self.stopped:
             return
         self.stopped = True
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for sig, wait in ((signal.SIGTERM, grace), (getattr(signal, "SIGKILL", signal.SIGTERM), 5.0)):
             if not self.running():
                 break
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, sig)
+            _signal_group(self.pid, sig)
             self.wait_stopped(wait)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(1)

@@ -44,6 +44,8 @@ class Chapter:
     exercises: tuple[Exercise, ...]
     minutes: int = 45
     root: Path = field(default=Path("."), compare=False)
+    # sys.platform values the chapter runs on ("linux", "darwin", "win32"); empty: all of them
+    platforms: tuple[str, ...] = ()
 
     @property
     def notebook(self) -> Path:
@@ -57,12 +59,27 @@ class Chapter:
     def checks_module(self) -> Path:
         return self.root / "checks" / f"test_{self.stem}.py"
 
-    def exercise(self, exercise_id: str) -> Exercise:
-        for exercise in self.exercises:
-            if exercise.id == exercise_id:
-                return exercise
-        valid = ", ".join(e.id for e in self.exercises)
-        raise RegistryError(f"unknown exercise {exercise_id!r}; chapter {self.id} has {valid}")
+    def exercise(self, exercise_id: str | int) -> Exercise:
+        """This chapter's exercise "01.3", also written "1.3", "01.03" or just "3"."""
+        given = str(exercise_id).strip()
+        head, dot, tail = given.rpartition(".")
+        number = tail.lstrip("0") or tail
+        if not dot or _same_id(head, self.id):
+            for exercise in self.exercises:
+                if exercise.id.rpartition(".")[2].lstrip("0") == number:
+                    return exercise
+        raise RegistryError(f"unknown exercise {given!r}; valid ids: {self.valid_ids()}")
+
+    def valid_ids(self) -> str:
+        """The ids check(), hint(), solution() and the CLI accept for this chapter, for error messages."""
+        return ", ".join([self.id, *(e.id for e in self.exercises)])
+
+
+def _same_id(given: str, chapter_id: str) -> bool:
+    """ "1" and "01" name chapter "01"; a non-numeric id must match exactly."""
+    if given.isdigit() and chapter_id.isdigit():
+        return int(given) == int(chapter_id)
+    return given == chapter_id
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -94,8 +111,9 @@ def _load(root: Path, mtime_ns: int) -> tuple[Chapter, ...]:
     for raw in data.get("chapter", []):
         cid = str(raw["id"])
         exercises = tuple(_exercise(e, cid) for e in raw.get("exercise", []))
+        platforms = tuple(str(p) for p in raw.get("platforms", ()))
         chapters.append(
-            Chapter(cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root)
+            Chapter(cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root, platforms)
         )
     return tuple(chapters)
 
@@ -105,12 +123,29 @@ def chapters(root: Path | None = None) -> tuple[Chapter, ...]:
     return _load(root, (root / REGISTRY).stat().st_mtime_ns)
 
 
-def chapter(chapter_id: str, root: Path | None = None) -> Chapter:
-    """Look a chapter up by id ("01") or by exercise id ("01.2")."""
-    wanted = chapter_id.split(".")[0].zfill(2) if chapter_id.split(".")[0].isdigit() else chapter_id
+def chapter(chapter_id: str | int, root: Path | None = None) -> Chapter:
+    """Look a chapter up by id ("01", "1") or by one of its exercise ids ("01.2", "1.2")."""
+    return resolve(chapter_id, root)[0]
+
+
+def _span(chapter: Chapter) -> str:
+    """ " (01.1–01.5)": a chapter's exercise ids, short enough for an error message."""
+    ids = [e.id for e in chapter.exercises]
+    return f" ({ids[0]}–{ids[-1]})" if len(ids) > 1 else f" ({ids[0]})" if ids else ""
+
+
+def resolve(what: str | int, root: Path | None = None) -> tuple[Chapter, Exercise | None]:
+    """The one id syntax of check(), hint(), solution(), reset, watch and the CLI.
+
+    "1" and "01" name chapter 01 (exercise None); "1.2" and "01.2" name exercise 01.2.
+    An unknown id raises RegistryError listing the valid ones, whichever caller asked.
+    """
+    given = str(what).strip()
+    head, dot, _ = given.partition(".")
     all_chapters = chapters(root)
     for ch in all_chapters:
-        if ch.id == wanted:
-            return ch
-    valid = ", ".join(f"{c.id} ({c.title})" for c in all_chapters)
-    raise RegistryError(f"unknown chapter {chapter_id!r}; valid chapters: {valid}")
+        if _same_id(head, ch.id):
+            return ch, (ch.exercise(given) if dot else None)
+    valid = ", ".join(c.id + _span(c) for c in all_chapters)
+    kind = "exercise" if dot else "chapter"
+    raise RegistryError(f"unknown {kind} {given!r}; valid ids: chapters {valid}")

@@ -30,10 +30,8 @@ def backup(path: Path) -> Path:
 
 
 def exercise_id(chapter: registry.Chapter, exercise: str) -> str:
-    """Accept "3", "01.3" or "1.3" for exercise 01.3."""
-    wanted = exercise if "." in exercise else f"{chapter.id}.{exercise}"
-    head, _, tail = wanted.partition(".")
-    return chapter.exercise(f"{head.zfill(2)}.{tail}").id
+    """Accept "3", "01.3" or "1.3" for exercise 01.3 (the registry's one id syntax)."""
+    return chapter.exercise(exercise).id
 
 
 def reset(chapter: registry.Chapter, exercise: str | None = None, path: Path | None = None) -> tuple[Path | None, str]:
@@ -69,12 +67,13 @@ def reset(chapter: registry.Chapter, exercise: str | None = None, path: Path | N
 
 
 def main(args: argparse.Namespace) -> int:
-    chapter = registry.chapter(args.chapter)
-    saved, what = reset(chapter, args.exercise, Path(args.notebook) if args.notebook else None)
+    chapter, named = registry.resolve(args.chapter)  # `reset 01.3` is `reset 01 --exercise 3`
+    exercise = args.exercise or (named.id if named else None)
+    saved, what = reset(chapter, exercise, Path(args.notebook) if args.notebook else None)
     if not args.notebook or Path(args.notebook).resolve() == chapter.notebook.resolve():
         from workbook import progress
 
-        progress.forget(chapter.id, exercise_id(chapter, args.exercise) if args.exercise else None, chapter.root)
+        progress.forget(chapter.id, exercise_id(chapter, exercise) if exercise else None, chapter.root)
     print(what)
     if saved is not None:
         print(f"your previous version is saved as {saved}")

@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workbook import progress, registry
+from workbook import platforms, progress, registry
 from workbook.notebooks import NotebookError, read
 from workbook.results import Result, summary
 
 Grader = Callable[[registry.Chapter, Path], list[Result]]
 
 
-def _grade(chapter: registry.Chapter, path: Path) -> list[Result]:
+def _grade(chapter: registry.Chapter, path: Path, exercises: list[registry.Exercise] | None = None) -> list[Result]:
     from workbook.execute import grade
 
-    return grade(chapter, path)
+    return grade(chapter, path, exercises)
 
 
 def brief(results: list[Result]) -> str:
@@ -89,9 +89,13 @@ def watch(
 
 
 def main(args: argparse.Namespace) -> int:
-    chapter = registry.chapter(args.chapter)
+    chapter, exercise = registry.resolve(args.chapter)  # `watch 01.2` re-checks exercise 01.2 only
     path = Path(args.notebook) if args.notebook else chapter.notebook
     if not path.exists():
         print(f"workbook: error: notebook not found: {path}", file=sys.stderr)
         return 2
-    return watch(chapter, path, interval=args.interval, runs=args.runs)
+    if not platforms.supported(chapter):
+        print(f"not available on this platform. {platforms.explanation(chapter)}", file=sys.stderr)
+        return 1
+    grader: Grader = (lambda ch, p: _grade(ch, p, [exercise])) if exercise else _grade
+    return watch(chapter, path, interval=args.interval, runs=args.runs, grader=grader)
