@@ -58,8 +58,8 @@ def test_check_accepts_the_short_exercise_id() -> None:
 
 
 def test_hint_and_solution_accept_every_form() -> None:
-    assert _out(checking.hint, "1.3") == _out(checking.hint, "01.3") != ""
-    assert "Hint 1/" in _out(checking.hint, "1.3")
+    assert _out(checking.hint, "1.3", 1) == _out(checking.hint, "01.3", 1) != ""
+    assert "Hint 1/" in _out(checking.hint, "1.3", 1)
     with pytest.raises(registry.RegistryError, match="is a chapter; name one of its exercises: 01, 01.1"):
         checking.hint("1")
 

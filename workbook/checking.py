@@ -35,7 +35,10 @@ def check(what: str | int) -> Report | None:
     chapter, exercise = registry.resolve(what)
     exercises = [exercise] if exercise else list(chapter.exercises)
     if (not_here := unavailable(chapter, exercises)) is not None:
-        report = Report(chapter, exercises, not_here, rerun=lambda _progress=None: not_here)
+        def same(_: Callable[[int, int], None] | None = None) -> list[Result]:
+            return not_here
+
+        report = Report(chapter, exercises, not_here, rerun=same)
         if not _in_ipython():
             print(report)
         return report
