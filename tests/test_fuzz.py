@@ -38,6 +38,12 @@ from workbook.execute import executed
 CHAPTERS = registry.chapters(ROOT)
 pytestmark = pytest.mark.slow
 
+# Deliberately broken routes inside a graded app: operation → why it is not fuzzed.
+EXEMPT: dict[str, dict[str, str]] = {
+    "05_errors": {
+        "GET /reports/{name}": "raises ConnectionError on purpose: the checks grade the JSON 500 it turns into (05.3)",
+    },
+}
 MAX_EXAMPLES = 15  # generated requests per operation and mode (plus up to 4× as many coverage cases)
 BUDGET = 40.0  # seconds of fuzzing per app; the notebook's own run comes on top
 
@@ -48,7 +54,8 @@ def test_fixed_app_survives_fuzzing(chapter: registry.Chapter) -> None:
         assert run.fatal is None, f"{chapter.stem}: the solution notebook did not run: {run.fatal}"
         missing = [name for name in chapter.fuzz if name not in run.targets]
         assert not missing, f"{chapter.stem}: not served after Run All: {missing} (served: {sorted(run.targets)})"
-        reports = [fuzz(run.targets[name], name, MAX_EXAMPLES, BUDGET) for name in chapter.fuzz]
+        skip = EXEMPT.get(chapter.stem, {})
+        reports = [fuzz(run.targets[name], name, MAX_EXAMPLES, BUDGET, skip) for name in chapter.fuzz]
     for report in reports:
         assert report.operations, f"{chapter.stem}/{report.app}: its OpenAPI document lists no operation"
     findings = [f for report in reports for f in report.findings]
