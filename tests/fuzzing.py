@@ -59,6 +59,13 @@ ANSWER_LIMIT = 5.0  # seconds one request may take before it counts as a hang
 _LOOPBACK = ("http://127.0.0.1:", "http://localhost:")
 
 
+RULES = {
+    "server error": "no request a client can send may get a 5xx",
+    "undeclared status": "every status the app returns is declared in the operation's responses= (OpenAPI)",
+    "no answer": f"every request is answered within {ANSWER_LIMIT:.0f} s",
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One broken rule on one operation, with the first request that showed it."""
@@ -74,6 +81,7 @@ class Finding:
 
     def __str__(self) -> str:
         lines = [f"[{self.app}] {self.operation}: {self.rule}" + (f" (seen {self.count}×)" if self.count > 1 else "")]
+        lines.append(f"  rule:     {RULES.get(self.rule, self.rule)}")
         lines.append(f"  request:  {self.request}")
         if self.status is not None:
             lines.append(f"  status:   {self.status}  (declared: {', '.join(self.declared) or 'none'})")
@@ -249,6 +257,7 @@ def fuzz(
     started = time.monotonic()
     report = Report(app)
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=10)
+    schema.config.output.sanitization.enabled = False  # show the generated values: the repro must replay
     skipped = set(skip)
     with requests.Session() as session:
         session.trust_env = False  # no proxy from the environment: loopback stays loopback
