@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -102,6 +103,7 @@ class Report:
     seconds: float = 0.0
     out_of_time: bool = False
     statuses: dict[int, int] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # sent with every request (e.g. a bearer token), over generated ones
     hung: set[str] = field(default_factory=set)  # operations that stopped answering: not asked again
 
     def add(self, finding: Finding) -> None:
@@ -112,9 +114,9 @@ class Report:
         self.findings.append(finding)
 
 
-def _curl(case: schemathesis.Case, base_url: str) -> str:
+def _curl(case: schemathesis.Case, base_url: str, headers: dict[str, str] | None = None) -> str:
     try:
-        return case.as_curl_command(base_url=base_url)
+        return case.as_curl_command(headers=headers, base_url=base_url)
     except Exception:  # noqa: BLE001 - a request curl cannot spell is still worth reporting
         return f"{case.method.upper()} {case.formatted_path} query={case.query!r} body={case.body!r}"
 
@@ -138,7 +140,13 @@ def _check(case: schemathesis.Case, response: Any, base_url: str, report: Report
                 rule = str(getattr(failure, "title", type(failure).__name__))
             report.add(
                 Finding(
-                    report.app, case.operation.label, rule, _curl(case, base_url), status, response.text[:300], declared
+                    report.app,
+                    case.operation.label,
+                    rule,
+                    _curl(case, base_url, report.headers),
+                    status,
+                    response.text[:300],
+                    declared,
                 )
             )
 
@@ -150,14 +158,14 @@ def _send(case: schemathesis.Case, base_url: str, report: Report, session: reque
         return  # one hang is enough to know; each more would cost a full timeout
     report.requests += 1
     try:
-        response = case.call(base_url=base_url, session=session, timeout=ANSWER_LIMIT)
+        response = case.call(base_url=base_url, session=session, headers=report.headers, timeout=ANSWER_LIMIT)
     except requests.Timeout:
         report.add(
             Finding(
                 report.app,
                 label,
                 "no answer",
-                _curl(case, base_url),
+                _curl(case, base_url, report.headers),
                 response=f"no response within {ANSWER_LIMIT:.0f} s (a hang?)",
             )
         )
@@ -165,7 +173,13 @@ def _send(case: schemathesis.Case, base_url: str, report: Report, session: reque
         return
     except requests.ConnectionError as exc:
         report.add(
-            Finding(report.app, label, "no answer", _curl(case, base_url), response=f"the connection failed: {exc}")
+            Finding(
+                report.app,
+                label,
+                "no answer",
+                _curl(case, base_url, report.headers),
+                response=f"the connection failed: {exc}",
+            )
         )
         return
     except (requests.exceptions.InvalidHeader, UnicodeError, ValueError):
@@ -250,13 +264,16 @@ def fuzz(
     max_examples: int = 20,
     budget: float = 40.0,
     skip: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
 ) -> Report:
     """Fuzz every operation of the app at ``base_url`` (loopback only) from its /openapi.json."""
     if not base_url.startswith(_LOOPBACK):
         raise ValueError(f"refusing to fuzz {base_url!r}: loopback URLs only")
     started = time.monotonic()
-    report = Report(app)
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=10)
+    report = Report(app, headers=headers)
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:  # no proxy: loopback stays loopback
+        document = client.get("/openapi.json").raise_for_status().json()
+    schema = schemathesis.openapi.from_dict(document)
     schema.config.output.sanitization.enabled = False  # show the generated values: the repro must replay
     skipped = set(skip)
     with requests.Session() as session:

@@ -25,7 +25,9 @@ The helper apps the checks read (03's ``upstream``, 06's ``mailbox``) are fuzzed
 from __future__ import annotations
 
 import asyncio
+import secrets
 
+import httpx
 import pytest
 from conftest import ROOT
 from fastapi import FastAPI, HTTPException
@@ -34,6 +36,7 @@ from pydantic import BaseModel
 
 from workbook import registry
 from workbook.execute import executed
+from workbook.testing import username
 
 CHAPTERS = registry.chapters(ROOT)
 pytestmark = pytest.mark.slow
@@ -44,6 +47,24 @@ EXEMPT: dict[str, dict[str, str]] = {
         "GET /reports/{name}": "raises ConnectionError on purpose: the checks grade the JSON 500 it turns into (05.3)",
     },
 }
+
+
+def _signed_in_04(base_url: str) -> dict[str, str]:
+    """A fresh user's bearer token (through 04's given POST /users and POST /token), so a
+    second pass reaches past the 401 to what the routes answer a signed-in client."""
+    user = {"username": username(), "email": f"{username()}@example.org", "password": secrets.token_urlsafe(12)}
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
+        made = client.post("/users", json=user)
+        assert made.status_code == 201, (
+            f"04_depends: could not sign up to fuzz signed in: {made.status_code} {made.text}"
+        )
+        got = client.post("/token", json={"username": user["username"], "password": user["password"]})
+        assert got.status_code == 200, f"04_depends: could not log in to fuzz: {got.status_code} {got.text}"
+    return {"Authorization": f"Bearer {got.json()['access_token']}"}
+
+
+# Chapters whose graded app is also fuzzed a second time as a signed-in client: app → headers.
+SIGNED_IN = {"04_depends": {"app": _signed_in_04}}
 MAX_EXAMPLES = 15  # generated requests per operation and mode (plus up to 4× as many coverage cases)
 BUDGET = 40.0  # seconds of fuzzing per app; the notebook's own run comes on top
 
@@ -56,6 +77,9 @@ def test_fixed_app_survives_fuzzing(chapter: registry.Chapter) -> None:
         assert not missing, f"{chapter.stem}: not served after Run All: {missing} (served: {sorted(run.targets)})"
         skip = EXEMPT.get(chapter.stem, {})
         reports = [fuzz(run.targets[name], name, MAX_EXAMPLES, BUDGET, skip) for name in chapter.fuzz]
+        for name, sign_in in SIGNED_IN.get(chapter.stem, {}).items():
+            url = run.targets[name]
+            reports.append(fuzz(url, f"{name}, signed in", MAX_EXAMPLES, BUDGET, skip, sign_in(url)))
     for report in reports:
         assert report.operations, f"{chapter.stem}/{report.app}: its OpenAPI document lists no operation"
     findings = [f for report in reports for f in report.findings]
