@@ -7,18 +7,21 @@ schemathesis over loopback by ``tests/fuzzing.py``: schemathesis' coverage cases
 valid and invalid generated requests, a bounded number per operation, derandomized.
 Select one chapter with ``-k 04_depends``.
 
-Exempt — the demo apps a chapter serves to show a point, not the app its checks grade
-(several are broken on purpose, which is what they teach); they are never fuzzed:
-- 01_models: ``naive`` (a model that leaks fields and validates nothing);
-- 02_params: ``article``, ``flags``, ``variants`` (the article's code and parameter demos);
-- 03_async: ``demo``, ``cpu`` (a blocking handler that stalls the loop, on purpose);
-- 04_depends: ``article``, ``probe``, ``article_fn`` (the article's dependency and its scopes);
-- 05_errors: ``basics``, ``article``, ``limited``, ``users``, ``mapped``, ``reports``, ``default_422``
-  (error-handling demos, some answering 500 or undeclared statuses on purpose);
-- 06_background: ``article``, ``signup``, ``fragile``, ``sessions`` (a task that fails, a
-  session used after its request ended — the bugs the chapter fixes);
-- 07_deploy: the gunicorn processes the notebook starts run a demo project; the checks'
-  own servers run the checks' tiny ASGI app, which has no OpenAPI document.
+Exempt — the demo apps a chapter serves to make a point, not the app its checks grade; several
+are broken on purpose, because the bug is what they teach. They are never fuzzed:
+- 01_models: ``naive`` (a model with bare types and no constraints: it accepts any age);
+- 02_params: ``article`` (the article's code as printed: a NameError is a 500), ``flags``, ``variants``
+  (parameter demos, bool vs str, query vs body, what the response leaks);
+- 03_async: ``demo`` (``time.sleep`` inside ``async def`` freezes the loop, on purpose), ``cpu``;
+- 04_depends: ``article``, ``probe`` (the article's dependency: an expired token or an unknown id is a
+  500), ``article_fn`` (a commit after ``yield`` that fails after the 200 was sent);
+- 05_errors: ``basics``, ``article``, ``limited``, ``users`` (a domain error with no handler is a 500),
+  ``mapped``, ``reports`` (a route that fails on purpose, with and without debug), ``default_422``;
+- 06_background: ``article`` (the article's duplicate route that drops ``age``), ``signup``, ``fragile``
+  (a task that fails), ``sessions`` (the dependency-scope demo: when the session closes);
+- 07_deploy: the gunicorn processes the notebook starts run its demo project; the checks' own servers
+  run the checks' tiny ASGI app, which has no OpenAPI document.
+Exempt route in a graded app: see ``EXEMPT`` below (05's ``GET /reports/{name}``).
 The helper apps the checks read (03's ``upstream``, 06's ``mailbox``) are fuzzed too.
 """
 
