@@ -6,13 +6,14 @@ after pytest has collected the tests, so the schema is loaded and walked at run 
 
 Rules (what ``fuzz`` reports, one ``Finding`` per operation and broken rule):
 - *server error*: any 5xx answer;
-- *no answer*: no response within ``timeout`` seconds (a hang), or the connection dropped;
-- *undeclared status*: a status that is not in the operation's ``responses``, except
-  the framework-level answers in ``FRAMEWORK_ANSWERS`` (each with its reason).
+- *no answer*: no response within ``ANSWER_LIMIT`` seconds (a hang), or the connection dropped;
+- *undeclared status*: a status that is not in the operation's ``responses``, except the
+  framework's own answers (``framework_answer``: each recognised by its exact body, with its reason).
 
-Everything is bounded and reproducible: at most ``max_examples`` cases per operation
-and generation mode (valid data, then invalid data), one time budget per app, Hypothesis
-derandomized, no example database. Requests go to the loopback URL given, nowhere else.
+Everything is bounded and reproducible: schemathesis' deterministic coverage cases (at most
+4 × ``max_examples``), then ``max_examples`` generated cases per operation and generation mode
+(valid data, then invalid data), one time budget per app, Hypothesis derandomized, no example
+database; an operation that hung once is not asked again. Requests go to the loopback URL given, nowhere else.
 """
 
 from __future__ import annotations
@@ -48,11 +49,25 @@ FRAMEWORK_ANSWERS: dict[tuple[int, str], str] = {
 }
 
 
-def framework_answer(status: int, body: str) -> str | None:
+def _leaves_route(value: Any) -> bool:
+    """A path parameter that changes the path itself: '/' splits it, '', '.' and '..' vanish."""
+    return isinstance(value, str) and ("/" in value or value in ("", ".", ".."))
+
+
+def framework_answer(status: int, body: str, path_parameters: dict[str, Any] | None = None) -> str | None:
     """Why this answer came from the framework rather than the app, or None."""
+    plain = body.strip()
     for (code, detail), reason in FRAMEWORK_ANSWERS.items():
-        if status == code and json.dumps({"detail": detail}, separators=(",", ":")) == body.strip():
+        if status == code and json.dumps({"detail": detail}, separators=(",", ":")) == plain:
             return reason
+    # The router's 404, only when a generated path parameter made the URL a different path
+    # (e.g. /items/a%2Fb is /items/a/b): that request never reached the operation.
+    if (
+        status == 404
+        and plain == '{"detail":"Not Found"}'
+        and any(map(_leaves_route, (path_parameters or {}).values()))
+    ):
+        return "the URL no longer matches the operation's path, so no route ran"
     return None
 
 
@@ -126,7 +141,7 @@ def _check(case: schemathesis.Case, response: Any, base_url: str, report: Report
     declared = tuple(str(code) for code in case.operation.responses.status_codes)
     status = int(response.status_code)
     checks: list[Any] = [not_a_server_error]
-    if framework_answer(status, response.text) is None:
+    if framework_answer(status, response.text, case.path_parameters) is None:
         checks.append(status_code_conformance)
     try:
         case.validate_response(response, checks=checks)
