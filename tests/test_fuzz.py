@@ -100,7 +100,7 @@ class Item(BaseModel):
 
 
 def _broken_app() -> FastAPI:
-    """One correct route and three broken ones, each the way a learner's app breaks."""
+    """One correct route and four broken ones, each the way a learner's app breaks."""
     app = FastAPI()
 
     @app.get("/ratio/{n}")
@@ -119,6 +119,12 @@ def _broken_app() -> FastAPI:
             await asyncio.sleep(ANSWER_LIMIT + 2)  # longer than a client waits
         return {"waited": seconds}
 
+    @app.get("/sorted")
+    def ordered(key: str = "name") -> list[str]:
+        if key != "name":
+            raise HTTPException(400, "unknown sort key")  # the app's own 400: not excused like FastAPI's
+        return ["one"]
+
     @app.post("/items", status_code=201)
     def create(item: Item) -> Item:
         return item
@@ -126,8 +132,9 @@ def _broken_app() -> FastAPI:
     return app
 
 
-def test_harness_reports_a_500_an_undeclared_404_and_a_hang() -> None:
-    """The same helper, on an app broken three ways, must name all three (a test that can fail)."""
+def test_harness_reports_a_500_an_undeclared_404_and_400_and_a_hang() -> None:
+    """The same helper, on an app broken four ways, must name each (a test that can fail), and
+    excuse nothing on the correct route (FastAPI's 400 for a body it cannot parse, the 405s)."""
     from workbook.serving import serve
 
     server = serve(_broken_app(), name="fuzz-selfcheck")
@@ -139,6 +146,7 @@ def test_harness_reports_a_500_an_undeclared_404_and_a_hang() -> None:
     assert ("GET /ratio/{n}", "server error") in found, report.findings
     assert ("GET /items/{item_id}", "undeclared status") in found, report.findings
     assert ("GET /wait/{seconds}", "no answer") in found, report.findings
+    assert ("GET /sorted", "undeclared status") in found, report.findings
     assert not any(f.operation == "POST /items" for f in report.findings), report.findings  # the correct route
     message = str(next(f for f in report.findings if f.rule == "undeclared status"))
     assert "GET /items/{item_id}" in message and "404" in message and "curl" in message, message
