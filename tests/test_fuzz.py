@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
 from conftest import ROOT
 from fastapi import FastAPI, HTTPException
-from fuzzing import ANSWER_LIMIT, fuzz
+from fuzzing import ANSWER_LIMIT, framework_answer, fuzz
 from pydantic import BaseModel
 
 from workbook import registry
@@ -42,7 +43,6 @@ from workbook.execute import executed
 from workbook.testing import username
 
 CHAPTERS = registry.chapters(ROOT)
-pytestmark = pytest.mark.slow
 
 # Deliberately broken routes inside a graded app: operation → why it is not fuzzed.
 EXEMPT: dict[str, dict[str, str]] = {
@@ -72,8 +72,10 @@ MAX_EXAMPLES = 15  # generated requests per operation and mode (plus up to 4× a
 BUDGET = 40.0  # seconds of fuzzing per app; the notebook's own run comes on top
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.stem)
 def test_fixed_app_survives_fuzzing(chapter: registry.Chapter) -> None:
+    assert chapter.fuzz, f"{chapter.stem}: checks/registry.toml says fuzz = [] — name the app(s) its checks grade"
     with executed(chapter.solution) as run:
         assert run.fatal is None, f"{chapter.stem}: the solution notebook did not run: {run.fatal}"
         missing = [name for name in chapter.fuzz if name not in run.targets]
@@ -132,6 +134,7 @@ def _broken_app() -> FastAPI:
     return app
 
 
+@pytest.mark.slow
 def test_harness_reports_a_500_an_undeclared_404_and_400_and_a_hang() -> None:
     """The same helper, on an app broken four ways, must name each (a test that can fail), and
     excuse nothing on the correct route (FastAPI's 400 for a body it cannot parse, the 405s)."""
@@ -150,3 +153,28 @@ def test_harness_reports_a_500_an_undeclared_404_and_400_and_a_hang() -> None:
     assert not any(f.operation == "POST /items" for f in report.findings), report.findings  # the correct route
     message = str(next(f for f in report.findings if f.rule == "undeclared status"))
     assert "GET /items/{item_id}" in message and "404" in message and "curl" in message, message
+
+
+def test_registry_fuzz_field(tmp_path: Path) -> None:
+    """``fuzz`` defaults to the main app, keeps the names given, and rejects anything but a list of names."""
+    chapter = '[[chapter]]\nid = "0{n}"\nstem = "0{n}_x"\ntitle = "x"\n'
+
+    def workbook(name: str, text: str) -> Path:  # a fresh root each: the registry is cached per file
+        (tmp_path / name / "checks").mkdir(parents=True)
+        (tmp_path / name / "checks" / "registry.toml").write_text(text)
+        return tmp_path / name
+
+    good = workbook("good", chapter.format(n=1) + chapter.format(n=2) + 'fuzz = ["app", "upstream"]\n')
+    assert [c.fuzz for c in registry.chapters(good)] == [("app",), ("app", "upstream")]
+    with pytest.raises(registry.RegistryError, match="fuzz must be a list"):
+        registry.chapters(workbook("bad", chapter.format(n=1) + 'fuzz = "app"\n'))
+
+
+def test_only_the_frameworks_own_answers_are_excused() -> None:
+    assert framework_answer(400, '{"detail":"There was an error parsing the body"}')
+    assert framework_answer(405, '{"detail":"Method Not Allowed"}')
+    assert framework_answer(404, '{"detail":"Not Found"}', {"item": "a/b"})
+    assert not framework_answer(400, '{"detail":"unknown sort key"}')  # the app's own 400
+    assert not framework_answer(404, '{"detail":"Not Found"}', {"item": "ab"})  # a route ran and said 404
+    assert not framework_answer(404, '{"detail":"user 7 not found"}', {"item": ""})
+    assert not framework_answer(500, '{"detail":"Method Not Allowed"}')
