@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -78,7 +78,7 @@ _LOOPBACK = ("http://127.0.0.1:", "http://localhost:")
 RULES = {
     "server error": "no request a client can send may get a 5xx",
     "undeclared status": "every status the app returns is declared in the operation's responses= (OpenAPI)",
-    "no answer": f"every request is answered within {ANSWER_LIMIT:.0f} s",
+    "no answer": f"every request gets a complete answer within {ANSWER_LIMIT:.0f} s",
 }
 
 
@@ -124,7 +124,7 @@ class Report:
     def add(self, finding: Finding) -> None:
         for i, seen in enumerate(self.findings):
             if (seen.operation, seen.rule, seen.status) == (finding.operation, finding.rule, finding.status):
-                self.findings[i] = Finding(**{**seen.__dict__, "count": seen.count + 1})
+                self.findings[i] = replace(seen, count=seen.count + 1)
                 return
         self.findings.append(finding)
 
@@ -201,7 +201,18 @@ def _send(case: schemathesis.Case, base_url: str, report: Report, session: reque
         )
         return
     except (requests.exceptions.InvalidHeader, UnicodeError, ValueError):
-        return  # a request no HTTP client can put on the wire: nothing to learn
+        return  # a request no HTTP client can put on the wire (InvalidURL is a ValueError too): nothing to learn
+    except requests.RequestException as exc:  # e.g. a response cut off mid-body
+        report.add(
+            Finding(
+                report.app,
+                label,
+                "no answer",
+                _curl(case, base_url, report.headers),
+                response=f"the answer was broken: {type(exc).__name__}: {exc}",
+            )
+        )
+        return
     report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
     _check(case, response, base_url, report)
 
