@@ -46,6 +46,9 @@ class Chapter:
     root: Path = field(default=Path("."), compare=False)
     # sys.platform values the chapter runs on ("linux", "darwin", "win32"); empty: all of them
     platforms: tuple[str, ...] = ()
+    # The served apps (by serve() name) that tests/test_fuzz.py fuzzes from their own
+    # OpenAPI document: the apps the chapter's checks grade, never its broken demos.
+    fuzz: tuple[str, ...] = ("app",)
 
     @property
     def notebook(self) -> Path:
@@ -112,8 +115,14 @@ def _load(root: Path, mtime_ns: int) -> tuple[Chapter, ...]:
         cid = str(raw["id"])
         exercises = tuple(_exercise(e, cid) for e in raw.get("exercise", []))
         platforms = tuple(str(p) for p in raw.get("platforms", ()))
+        fuzz = raw.get("fuzz", ["app"])
+        if not isinstance(fuzz, list) or not all(isinstance(name, str) for name in fuzz):
+            raise RegistryError(f"chapter {cid}: fuzz must be a list of served app names, got {fuzz!r}")
         chapters.append(
-            Chapter(cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root, platforms)
+            Chapter(
+                cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root, platforms,
+                tuple(fuzz),
+            )
         )
     return tuple(chapters)
 
