@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workbook import notebooks, registry
-from workbook.grading import grade_all
-from workbook.grading_worker import Limits
+from workbook.grading.command import grade_all
+from workbook.grading.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"(### BEGIN SOLUTION[ \t]*\n)", re.MULTILINE)
