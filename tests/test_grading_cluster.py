@@ -3,16 +3,10 @@ submissions as a local run, and every output file says the same (the report's ti
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,49 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent / "grading_fixtures"))
 import make  # noqa: E402
 
 from workbook import notebooks  # noqa: E402
+from workbook.grading.cluster import local_cluster  # noqa: E402
 from workbook.grading.command import grade_all  # noqa: E402
 from workbook.grading.limits import Limits  # noqa: E402
 
 pytest.importorskip("distributed")
 LIMITS = Limits(cell_timeout=10, total_timeout=60, memory_mb=600)
-DASK = Path(sys.executable).with_name("dask")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def cluster(workers: int) -> Iterator[str]:
-    """A scheduler and ``workers`` single-threaded workers on 127.0.0.1; all stopped afterwards."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "start_new_session": True}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]  # fmt: skip
-    try:
-        for _ in range(workers):
-            procs.append(subprocess.Popen([str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0"],
-                                          **quiet))  # type: ignore[call-overload]  # fmt: skip
-        from distributed import Client
-
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(workers, timeout=120)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
 
 
 def same(out: Path) -> dict[str, str]:
@@ -91,7 +48,7 @@ def test_a_cluster_run_writes_what_a_local_run_writes(tmp_path: Path) -> None:
     (subs / "no_notebook" / "90_toy.ipynb").unlink()
     local = grade_all(subs, tmp_path / "local", LIMITS, workers=2, root=root, quiet=True)
     started = time.monotonic()
-    with cluster(2) as address:
+    with local_cluster(2) as address:
         remote = grade_all(subs, tmp_path / "cluster", LIMITS, root=root, quiet=True, cluster=address)
     assert time.monotonic() - started < 300
     assert remote == local

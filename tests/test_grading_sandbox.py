@@ -187,3 +187,33 @@ def test_without_a_sandbox_grading_warns_and_the_report_says_so(
     assert "Kernels were NOT isolated" in (out / "report.html").read_text()
     found = answer(results["peek"])  # the probe works: unsandboxed, it reads the neighbour and the home
     assert found[targets[0]] == "the instructor's secret" and found["neighbours"] == ["learner0000"], found
+
+
+@pytest.mark.skipif(sandbox.hiding([]) is None, reason="no mount namespace (unshare) here")
+def test_processes_the_checks_start_see_no_private_folder_and_keep_their_pid(tmp_path: Path) -> None:
+    """Chapter 07's checks run learners' files through workbook.processes: the grader's wrapper hides
+    its private folders from them, and execs (the started PID is the command: worker counts hold)."""
+    import subprocess
+
+    from workbook import processes
+
+    secret = tmp_path / "private"
+    secret.mkdir()
+    (secret / "key.txt").write_text("s3cret")
+    wrap = sandbox.hiding([str(secret)])
+    assert wrap is not None
+    probe = [sys.executable, "-c", f"import os; print(sorted(os.listdir({str(secret)!r})))"]
+    assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "['key.txt']"
+    hidden = subprocess.run(wrap(probe), capture_output=True, text=True)
+    assert "key.txt" not in hidden.stdout + hidden.stderr
+    processes.wrap_command = wrap
+    try:
+        server = processes.start_process([sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
+                                         "probe", cwd=tmp_path)  # fmt: skip
+    finally:
+        processes.wrap_command = None
+    try:
+        assert "http.server" in Path(f"/proc/{server.pid}/cmdline").read_bytes().decode()
+        assert "key.txt" not in server.client.get("/private/").text, "the server could list the private folder"
+    finally:
+        server.stop()

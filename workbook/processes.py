@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,7 @@ _servers: dict[str, ProcessServer] = {}
 _lock = threading.Lock()
 _PR_SET_PDEATHSIG = 1
 _BARE = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+wrap_command: Callable[[list[str]], list[str]] | None = None  # the grader sandboxes commands through this
 
 
 class ProcessStartupError(RuntimeError):
@@ -106,8 +107,8 @@ class ProcessServer:
         self._kept = ""  # the output, once stop() has closed the file
         prefix = ["unshare", "--pid", "--fork", "--kill-child"] if pid_namespace else []
         self.popen = subprocess.Popen(
-            [*prefix, *self.argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._output,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+            (wrap_command or list)([*prefix, *self.argv]), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=self._output, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
         self.pid = self.popen.pid  # also the process group id (start_new_session)
         self.client = http.client(self.url)

@@ -14,10 +14,17 @@ not tried again on the other workers.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -107,3 +114,42 @@ def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter]
                 why = f"the cluster worker grading this notebook was lost ({exc.__class__.__name__}); not retried"
                 results = failing(chapters[task.chapter], why)
             done(task, results)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int) -> Iterator[str]:
+    """A scheduler and ``workers`` single-threaded workers on 127.0.0.1, all stopped afterwards
+    (the cluster test and the benchmark; an instructor starts real ones, see README)."""
+    dask = Path(sys.executable).with_name("dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "start_new_session": True}
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]  # fmt: skip
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                           "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0"],
+                                          **quiet))  # type: ignore[call-overload]  # fmt: skip
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)

@@ -80,6 +80,7 @@ def grade_all(
     except (OSError, ValueError):
         cache = {}
     who = learners(submissions)
+    hide = (str(submissions.resolve()), str(out.resolve()), str(Path.home()))
     before = {name: file_hashes(src) for name, src in who.items()}
     graded: dict[tuple[str, str], list[Result]] = {}
     notes: dict[str, list[str]] = {}
@@ -98,7 +99,7 @@ def grade_all(
                     graded[name, cid] = [Result(**r) for r in hit["results"]]
                     continue
                 why = f"no {chapter.stem}.ipynb in this submission (chapter {cid} missing)"
-                tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy)))
+                tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy), hide))
         bar = _Progress(len(tasks), quiet)
         if not quiet:
             reused = len(keys) - len(tasks)

@@ -29,6 +29,7 @@ class Task:
     notebook: str | None  # the temporary copy to run; None: the learner has no notebook for it
     why_missing: str = ""
     folder: str | None = None  # the learner's copy: the one folder their kernel may see and change
+    hide: tuple[str, ...] = ()  # the instructor's folders (submissions, output, home): never visible to learner code
 
 
 def failing(

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from workbook.grading.limits import Limits
@@ -163,3 +164,39 @@ def _alive(pid: int) -> bool:
 
 def for_task(folder: Path, runtime: Path, limits: Limits) -> Box:
     return Box(folder, runtime, limits)
+
+
+# Chapter 07's checks run learners' files as processes of the grader (ProcessServer), and count a
+# server's worker processes as its children: a wrapper must exec the command, not fork a monitor as
+# bwrap does. util-linux ``unshare --mount`` execs; in the new mount namespace a small shell mounts an
+# empty read-only tmpfs over each private folder, then execs the command (it fails closed).
+_HIDE = ('while [ "$1" != -- ]; do mount -t tmpfs -o size=4k,mode=000,ro none "$1" || exit 97; shift; done; '
+         'shift; exec "$@"')  # fmt: skip
+
+
+@functools.cache
+def _unshare_prefix() -> tuple[str, ...] | None:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    prefix: tuple[str, ...] = (unshare, "--mount", "--propagation", "private")
+    if os.geteuid() != 0:
+        prefix = (unshare, "--user", "--map-root-user", "--mount", "--propagation", "private")
+    try:
+        ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return prefix if ok else None
+
+
+def hiding(folders: list[str]) -> Callable[[list[str]], list[str]] | None:
+    """A ``workbook.processes.wrap_command`` that runs a command with ``folders`` empty and unreadable
+    (None where no mount namespace can be made). A folder that holds the Python the command runs on is
+    never hidden (the instructor's home, when Python lives there)."""
+    prefix = _unshare_prefix()
+    if prefix is None:
+        return None
+    runtime = _python_dirs()
+    hide = sorted({f for f in folders if os.path.isdir(f) and not any(r.startswith(f.rstrip("/") + "/") or r == f
+                                                                       for r in runtime)})  # fmt: skip
+    return lambda cmd: [*prefix, "sh", "-c", _HIDE, "sh", *hide, "--", *cmd]

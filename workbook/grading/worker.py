@@ -25,7 +25,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from workbook import registry
+from workbook import processes, registry
 from workbook.grading import sandbox
 from workbook.grading.execute import verdicts
 from workbook.grading.limits import Limits, Task, failing
@@ -88,10 +88,14 @@ class Grader:
             if on_start is not None:
                 on_start(pid)
 
+        # Chapter 07's checks start the learner's files as processes of this one: hide what is private.
+        private = [*task.hide, str(self.private), str(self.libs), str(Path(task.folder or path.parent).parent)]
+        processes.wrap_command = sandbox.hiding(private) if self.isolate else None
         try:
             results = verdicts(chapter, path, None, self.limits, env, started,
                                box.wrap if box else None, box.private if box else None)  # fmt: skip
         finally:
+            processes.wrap_command = None
             if box is not None:
                 box.close()  # every process the notebook started is gone before its verdict is sent
             shutil.rmtree(lib, ignore_errors=True)
