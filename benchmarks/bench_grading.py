@@ -13,7 +13,10 @@ overhead: snapshot, copies, a kernel per notebook, the checks over HTTP), and th
 projection to 30 learners × 7 chapters. Ratios are measured in the same run because
 the machine is shared; absolute seconds move with its load.
 
-    .venv/bin/python benchmarks/bench_grading.py [--learners 30] [--workers 2]
+With ``--cluster`` it then grades the same notebooks on a local Dask cluster of one worker and
+of two (``workbook grade --cluster``; loopback, single-threaded workers) and prints the speed-up.
+
+    .venv/bin/python benchmarks/bench_grading.py [--learners 30] [--workers 2] [--cluster]
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workbook import notebooks, registry
-from workbook.grading import grade_all
-from workbook.grading_worker import Limits
+from workbook.grading import sandbox
+from workbook.grading.command import grade_all
+from workbook.grading.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"(### BEGIN SOLUTION[ \t]*\n)", re.MULTILINE)
@@ -88,6 +92,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--learners", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cluster", action="store_true", help="also time a local Dask cluster of 1 and 2 workers")
     args = ap.parse_args()
     chapters = gradable()
     if not chapters:
@@ -108,12 +113,30 @@ def main() -> int:
         t_rerun = time.monotonic() - started
         t_plain = nbconvert_all(paths, args.workers, base / "nbconvert")
         shutil.rmtree(base / "nbconvert", ignore_errors=True)
+        t_cluster: dict[int, float] = {}
+        if args.cluster:
+            from workbook.grading.cluster import local_cluster
+
+            for size in (1, 2):
+                with local_cluster(size) as address:
+                    started = time.monotonic()
+                    on = grade_all(base / "submissions", base / f"out-{size}", Limits(), root=ROOT, quiet=True,
+                                   cluster=address)  # fmt: skip
+                    t_cluster[size] = time.monotonic() - started
+                verdicts = lambda by: {(n, r.test, r.passed) for n, rs in by.items() for r in rs}  # noqa: E731
+                assert verdicts(on) == verdicts(graded), "the cluster's verdicts differ from the local run's"
     full = sum(all(r.passed for r in rs) for rs in graded.values())
     print(f"graded: {full} of {len(graded)} learners with every check passing (expected {(args.learners + 2) // 3})")
     print(f"workbook grade          {t_grade:7.1f} s   {t_grade / n:5.2f} s per notebook")
     print(f"re-run, nothing changed {t_rerun:7.1f} s")
     print(f"nbconvert --execute     {t_plain:7.1f} s   {t_plain / n:5.2f} s per notebook")
     print(f"grading / nbconvert     {t_grade / t_plain:7.2f}×  (same notebooks, same run, same workers)")
+    for size, took in t_cluster.items():
+        print(f"cluster, {size} worker{'s' if size > 1 else ' '}       {took:7.1f} s   {took / n:5.2f} s per notebook")
+    if t_cluster:
+        print(f"cluster speed-up 2 vs 1 {t_cluster[1] / t_cluster[2]:7.2f}×  (same verdicts as the local run)")
+    why = sandbox.unavailable()
+    print("kernels sandboxed with bubblewrap" if why is None else f"kernels NOT sandboxed: {why}")
     projected = t_grade / n * 30 * 7
     verdict = "within" if projected < 120 else "over"
     print(f"30 learners × 7 chapters at this rate: {projected:.0f} s ({verdict} the 2-minute target; "

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, replace_solution
 
 from workbook import notebooks, registry
-from workbook.execute import grade
+from workbook.grading.execute import grade
 
 CHAPTERS = registry.chapters(ROOT)
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent / "grading_fixtures"))
 import make  # noqa: E402
 
 from workbook import notebooks  # noqa: E402
-from workbook.grading import grade_all  # noqa: E402
-from workbook.grading_worker import Limits  # noqa: E402
+from workbook.grading.command import grade_all  # noqa: E402
+from workbook.grading.limits import Limits  # noqa: E402
 from workbook.results import Result  # noqa: E402
 
 LIMITS = Limits(cell_timeout=4, total_timeout=60, memory_mb=600)
@@ -64,8 +64,11 @@ def test_each_submission_gets_its_verdict(graded: dict, learner: str) -> None:
 
 @pytest.mark.slow
 def test_cheats_gain_nothing(graded: dict) -> None:
-    tampered = (graded["root"] / "checks" / "test_01_models.py").read_text()
-    assert "    pass" in tampered and "expect" not in tampered, "the file-editing cheat really rewrote the checks"
+    checks = (graded["root"] / "checks" / "test_01_models.py").read_text()
+    if make.sandboxed():  # the instructor's checks are not even visible from the kernel
+        assert "expect" in checks, "a sandboxed kernel rewrote the instructor's checks"
+    else:
+        assert "    pass" in checks and "expect" not in checks, "the file-editing cheat really rewrote the checks"
     for learner in ("a_cheat_files", "a_cheat_runtime", "starter"):
         assert not any(r.passed for r in graded["results"][learner]), learner
 
@@ -99,7 +102,7 @@ def test_a_rerun_regrades_only_changed_submissions(graded: dict, tmp_path: Path)
     nb = make.solution()  # the learner fixes 01.2 and submits again
     notebooks.write(nb, subs / "partial" / "01_models.ipynb")
     seen: list[str] = []
-    import workbook.grading as grading
+    import workbook.grading.command as grading
 
     real = grading.run_all
 

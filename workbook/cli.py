@@ -122,11 +122,15 @@ def _learner_commands(sub: argparse._SubParsersAction) -> None:
     watch.set_defaults(run=lazy("watch"))
     grade = sub.add_parser("grade", help="grade a folder of submissions (one folder or .zip per learner)")
     grade.add_argument("submissions", help="folder holding one folder or .zip per learner")
-    grade.add_argument("--out", required=True, help="where to write gradebook.csv and report.html")
-    grade.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per cell")
-    grade.add_argument("--total-timeout", type=float, default=120.0, help="seconds allowed per notebook")
-    grade.add_argument("--memory-mb", type=float, default=1024.0, help="memory a kernel may allocate")
+    grade.add_argument("--out", required=True, help="where to write the gradebook, reports and LMS files")
+    from workbook.grading.limits import Limits
+
+    grade.add_argument("--timeout", type=float, default=Limits.cell_timeout, help="seconds allowed per cell")
+    grade.add_argument("--total-timeout", type=float, default=Limits.total_timeout, help="seconds per notebook")
+    grade.add_argument("--memory-mb", type=float, default=Limits.memory_mb, help="memory a kernel may allocate")
     grade.add_argument("--workers", type=int, default=None, help="kernels at once (default: 2, or 1 core)")
+    grade.add_argument("--roster", help="CSV: learner,name,email,canvas_id,sis_user_id,sis_login_id,section,id_number")
+    grade.add_argument("--cluster", help="Dask scheduler address (tcp://host:8786): grade on its workers")
     grade.set_defaults(run=lazy("grading"))
 
 

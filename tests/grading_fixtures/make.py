@@ -133,6 +133,12 @@ print("rewrote", len(targets), "check files")'''
     return add_cell(nb, serve_cell(nb), code)
 
 
+def sandboxed() -> bool:
+    from workbook.grading import sandbox
+
+    return sandbox.unavailable() is None
+
+
 def cases(source_root: Path) -> dict[str, Case]:
     """Learner name → how to build their submission and what grading must say."""
     sol = solution()
@@ -148,7 +154,11 @@ def cases(source_root: Path) -> dict[str, Case]:
         "ignores_interrupt": Case(folder(in_solution(solution(), "01.3", (
             "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
         ))), set(), {"01.3": "ignored the interrupt"}),
+        # In the sandbox the kernel's parent is the namespace's PID 1, which ignores the signal: the grader
+        # is out of reach and the notebook runs on. Unsandboxed, the grading process dies for it.
         "kills_grader": Case(folder(in_solution(solution(), "01.2", "import os, signal\nos.kill(os.getppid(), 9)")),
+                             EXERCISES, {}) if sandboxed() else
+                        Case(folder(in_solution(solution(), "01.2", "import os, signal\nos.kill(os.getppid(), 9)")),
                              set(), {"01.2": "grading process was killed"}),
         "memory_1gb": Case(folder(in_solution(solution(), "01.1", "_big = bytearray(1 << 30)")),
                            set(), {"01.1": "MemoryError"}),
@@ -191,10 +201,40 @@ def workbook_root(into: Path, chapter: str = "01") -> Path:
     stem = re.search(r'^stem = "(.+)"$', mine, re.MULTILINE).group(1)  # type: ignore[union-attr]
     shutil.copy(ROOT / "checks" / f"test_{stem}.py", into / "checks")
     for folder in ("workbook", "app_skeleton"):
-        (into / folder).mkdir()
-        for path in (ROOT / folder).glob("*.py"):
-            shutil.copy(path, into / folder)
+        for path in (ROOT / folder).rglob("*.py"):
+            (into / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, into / path.relative_to(ROOT))
     for folder in ("notebooks", "solutions"):
         (into / folder).mkdir()
         shutil.copy(ROOT / folder / f"{stem}.ipynb", into / folder)
     return into
+
+
+TOY = ROOT / "tests" / "toy"
+
+
+def toy_root(into: Path) -> Path:
+    """A private workbook whose only chapter is the toy chapter 90 (fast: one tiny app)."""
+    import shutil
+
+    text = (TOY / "checks" / "registry.toml").read_text(encoding="utf-8")
+    (into / "checks").mkdir(parents=True)
+    (into / "checks" / "registry.toml").write_text(text.split("[[chapter]]\nid = \"91\"")[0], encoding="utf-8")
+    shutil.copy(TOY / "checks" / "test_90_toy.py", into / "checks")
+    for folder in ("workbook", "app_skeleton"):
+        for path in (ROOT / folder).rglob("*.py"):
+            (into / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, into / path.relative_to(ROOT))
+    for folder in ("notebooks", "solutions"):
+        (into / folder).mkdir()
+        shutil.copy(TOY / folder / "90_toy.ipynb", into / folder)
+    return into
+
+
+def toy(answer_code: str = "") -> Any:
+    """The toy chapter's solution, with ``answer_code`` run where 90.1 sets its answer: the code puts
+    what it found into ``VALUE["answer"]``, which the check for 90.1 then shows in its message."""
+    nb = notebooks.read(TOY / "solutions" / "90_toy.ipynb")
+    if answer_code:
+        nb.cells[notebooks.exercise_cells(nb)["90.1"][0]].source = answer_code
+    return nb

@@ -15,80 +15,27 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import hashlib
 import importlib
+import os
 import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from workbook import notebooks, registry
+from workbook import processes, registry
+from workbook.grading import sandbox
+from workbook.grading.execute import verdicts
+from workbook.grading.limits import Limits, Task, failing
+from workbook.grading.snapshot import KERNEL_PARTS, Snapshot, digest, read_tree, write_snapshot
 from workbook.results import Result
-
-Snapshot = dict[str, bytes]  # path relative to the workbook root → content
-KERNEL_PARTS = ("workbook/", "app_skeleton/", "checks/registry.toml")
-
-
-@dataclass(frozen=True)
-class Limits:
-    cell_timeout: float = 30.0
-    total_timeout: float = 120.0
-    memory_mb: float = 1024.0
-
-
-@dataclass(frozen=True)
-class Task:
-    learner: str
-    chapter: str
-    notebook: str | None  # the temporary copy to run; None: the learner has no notebook for it
-    why_missing: str = ""
-
-
-def take_snapshot(root: Path) -> Snapshot:
-    """Everything a grade depends on, read once: registry, checks, runtime, app support."""
-    snap: Snapshot = {}
-    for folder, pattern in (("checks", "*"), ("workbook", "*.py"), ("workbook", "py.typed"), ("app_skeleton", "*")):
-        for path in sorted((root / folder).glob(pattern)):
-            if path.is_file() and path.suffix in (".py", ".toml", ".typed", ".txt", ".sql"):
-                snap[path.relative_to(root).as_posix()] = path.read_bytes()
-    return snap
-
-
-def digest(snap: Snapshot, prefix: str = "") -> str:
-    h = hashlib.sha256()
-    for name in sorted(snap):
-        if name.startswith(prefix):
-            h.update(name.encode() + b"\0" + hashlib.sha256(snap[name]).digest())
-    return h.hexdigest()
-
-
-def write_snapshot(snap: Snapshot, into: Path, parts: tuple[str, ...]) -> None:
-    for name, data in snap.items():
-        if name.startswith(parts):
-            target = into / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-
-
-def read_tree(folder: Path) -> Snapshot:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def failing(chapter: registry.Chapter, why: str) -> list[Result]:
-    """Every check of the chapter fails with the same reason (the notebook never ran usefully)."""
-    return [
-        Result(chapter.id, ex.id, c.behaviour, False, why, c.hint, c.test)
-        for ex in chapter.exercises
-        for c in ex.checks
-    ]
 
 
 def _preimport(private: Path) -> None:
     """Import what the checks import now, so no module is read from disk once learners run."""
-    for name in ("pytest", "httpx", "jupyter_client.manager", "workbook.runner", "workbook.execute"):
+    for name in ("pytest", "httpx", "jupyter_client.manager", "workbook.runner", "workbook.grading.execute"):
         importlib.import_module(name)
     for module in (private / "checks").glob("test_*.py"):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
@@ -105,6 +52,7 @@ class Grader:
 
     def __init__(self, snap: Snapshot, limits: Limits) -> None:
         self.snap, self.limits = snap, limits
+        self.isolate = sandbox.unavailable() is None
         self.private = Path(tempfile.mkdtemp(prefix="wbg-"))
         self.libs = Path(tempfile.mkdtemp(prefix="wbk-"))  # the kernels' copies; apart from the checks
         write_snapshot(snap, self.private, ("checks/",))
@@ -124,32 +72,32 @@ class Grader:
         write_snapshot(self.snap, self.private, ("checks/",))
         return True
 
-    def grade(self, task: Task, on_start: object = None) -> list[Result]:
-        from workbook.execute import executed
-        from workbook.runner import run_checks
-
+    def grade(self, task: Task, on_start: Callable[[int], None] | None = None) -> list[Result]:
         chapter = self.chapters[task.chapter]
         if task.notebook is None:
             return failing(chapter, task.why_missing or f"no {chapter.stem}.ipynb in this submission")
         path = Path(task.notebook)
-        try:
-            notebooks.read(path)
-        except notebooks.NotebookError as exc:
-            return failing(chapter, f"could not read the notebook: {str(exc).replace(str(path), path.name)}")
         lib = Path(tempfile.mkdtemp(dir=self.libs))
         write_snapshot(self.snap, lib, KERNEL_PARTS)
         env = {"PYTHONPATH": str(lib), "WORKBOOK_ROOT": str(lib), "WORKBOOK_NO_RECORD": "1"}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        lim = self.limits
+        box = sandbox.for_task(Path(task.folder or path.parent), lib, self.limits) if self.isolate else None
+        def started(pid: int) -> None:
+            if box is not None:
+                box.started(pid)
+            if on_start is not None:
+                on_start(pid)
+
+        # Chapter 07's checks start the learner's files as processes of this one: hide what is private.
+        private = [*task.hide, str(self.private), str(self.libs), str(Path(task.folder or path.parent).parent)]
+        processes.wrap_command = sandbox.hiding(private) if self.isolate else None
         try:
-            with executed(path, lim.cell_timeout, lim.total_timeout, lim.memory_mb, env, on_start) as run:  # type: ignore[arg-type]
-                if run.fatal:
-                    results = failing(chapter, run.fatal)
-                else:
-                    results = run_checks(chapter, list(chapter.exercises), run.targets, run.notes)
-        except Exception as exc:  # a kernel that never came up, a notebook that breaks jupyter_client...
-            results = failing(chapter, f"the grader could not run this notebook: {exc.__class__.__name__}: {exc}")
+            results = verdicts(chapter, path, None, self.limits, env, started,
+                               box.wrap if box else None, box.private if box else None)  # fmt: skip
         finally:
+            processes.wrap_command = None
+            if box is not None:
+                box.close()  # every process the notebook started is gone before its verdict is sent
             shutil.rmtree(lib, ignore_errors=True)
         if self._tampered():  # verdicts are safe (modules loaded at start); keep the files honest too
             print(f"grader: check files changed while {task.learner}/{task.chapter} ran; restored", file=sys.stderr)
@@ -177,6 +125,7 @@ def worker_main(conn: Connection, snap: Snapshot, limits: Limits) -> None:
 
 
 if __name__ == "__main__":
+    os.set_inheritable(int(sys.argv[1]), False)  # the kernel launcher passes inheritable fds on
     _conn = Connection(int(sys.argv[1]))
     _snap, _limits = _conn.recv()
     worker_main(_conn, _snap, _limits)

@@ -12,6 +12,7 @@ import time
 from html import escape
 from pathlib import Path
 
+from workbook.grading.gradebook import exercise_scores
 from workbook.registry import Chapter
 from workbook.results import Result
 
@@ -42,7 +43,7 @@ def _overview(by_learner: dict[str, list[Result]], exercises: list[str]) -> str:
     head = "".join(f"<th>{escape(ex)}</th>" for ex in exercises)
     rows = []
     for name, results in by_learner.items():
-        score = _scores(results)
+        score = exercise_scores(results)
         cells = "".join(
             f'<td class="{_klass(score.get(ex, 0.0))}">{score.get(ex, 0.0):.2f}</td>' for ex in exercises
         )
@@ -52,17 +53,10 @@ def _overview(by_learner: dict[str, list[Result]], exercises: list[str]) -> str:
     return f"<table><tr><th>learner</th>{head}<th>total</th></tr>{''.join(rows)}</table>"
 
 
-def _scores(results: list[Result]) -> dict[str, float]:
-    per: dict[str, list[bool]] = {}
-    for r in results:
-        per.setdefault(r.exercise, []).append(r.passed)
-    return {ex: sum(v) / len(v) for ex, v in per.items()}
-
-
 def _learner(name: str, results: list[Result], notes: list[str]) -> str:
     parts = [f'<h2 id="{_anchor(name)}">{escape(name)}</h2>']
     parts += [f'<p class="note">{escape(n)}</p>' for n in notes]
-    score = _scores(results)
+    score = exercise_scores(results)
     done = [ex for ex, s in score.items() if s >= 1]
     parts.append(f"<p>{len(done)} of {len(score)} exercises complete.</p>")
     rows = []
@@ -78,7 +72,29 @@ def _learner(name: str, results: list[Result], notes: list[str]) -> str:
     return "\n".join(parts)
 
 
-def render(by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]]) -> str:
+def _page(title: str, body: list[str]) -> str:
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )
+
+
+def _isolation(isolation: str | None) -> str:
+    if isolation is None:
+        return "<p>Each kernel ran in a bubblewrap sandbox (its own files, private /tmp, own process tree).</p>"
+    return (f'<p class="note"><b>Kernels were NOT isolated</b> ({escape(isolation)}): a notebook could read '
+            "and change whatever the grader's user can.</p>")  # fmt: skip
+
+
+def render_learner(name: str, results: list[Result], chapters: list[Chapter], notes: list[str]) -> str:
+    """One learner's feedback, with nothing about anyone else: safe to hand to them."""
+    titles = ", ".join(f"{c.id} {c.title}" for c in chapters)
+    return _page(f"Feedback: {name}", [f"<p>Chapters {escape(titles)} · {time.strftime('%Y-%m-%d %H:%M')}</p>",
+                                       _learner(name, results, notes)])  # fmt: skip
+
+
+def render(by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]],
+           isolation: str | None = None) -> str:  # fmt: skip
     exercises = [ex.id for c in chapters for ex in c.exercises]
     titles = ", ".join(f"{c.id} {c.title}" for c in chapters)
     body = [
@@ -86,16 +102,13 @@ def render(by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: 
         f"<p>{len(by_learner)} learners · chapters {escape(titles)} · {time.strftime('%Y-%m-%d %H:%M')}</p>",
         "<p>Each cell is the share of an exercise's checks that pass. Verdicts were computed by the grader "
         "over HTTP against each learner's app, never by the learner's kernel.</p>",
+        _isolation(isolation),
         _overview(by_learner, exercises),
         *(_learner(name, results, notes.get(name, [])) for name, results in by_learner.items()),
     ]
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>Gradebook</title>'
-        f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
-    )
+    return _page("Gradebook", body)
 
 
-def write_report(
-    by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]], path: Path
-) -> None:
-    path.write_text(render(by_learner, chapters, notes), encoding="utf-8")
+def write_report(by_learner: dict[str, list[Result]], chapters: list[Chapter], notes: dict[str, list[str]],
+                 path: Path, isolation: str | None = None) -> None:  # fmt: skip
+    path.write_text(render(by_learner, chapters, notes, isolation), encoding="utf-8")

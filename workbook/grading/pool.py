@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from workbook.grading_worker import Limits, Snapshot, Task, failing
+from workbook.grading.limits import Limits, Task, failing
+from workbook.grading.snapshot import Snapshot
 from workbook.registry import Chapter
 from workbook.results import Result
 
@@ -38,7 +39,7 @@ def _kill_group(pid: int | None) -> None:
 
 
 class _Slot:
-    """One worker process (``python -m workbook.grading_worker``) and a socket to it.
+    """One worker process (``python -m workbook.grading.worker``) and a socket to it.
 
     A plain subprocess rather than multiprocessing's spawn: spawn re-imports the
     caller's ``__main__``, which breaks callers without a ``__name__`` guard.
@@ -53,7 +54,7 @@ class _Slot:
     def _start(self) -> None:
         mine, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workbook.grading_worker", str(theirs.fileno())], pass_fds=[theirs.fileno()]
+            [sys.executable, "-m", "workbook.grading.worker", str(theirs.fileno())], pass_fds=[theirs.fileno()]
         )
         theirs.close()
         self.conn = Connection(mine.detach())

@@ -1,0 +1,155 @@
+"""``workbook grade --cluster ADDRESS``: the same grading, on the workers of a Dask cluster.
+
+Why Dask distributed: an existing engine that already deploys on SSH hosts, Kubernetes and
+HPC schedulers; the grader only submits one task per notebook. Every Dask worker grades
+exactly as the local pool does: the client sends the snapshot taken at the start (so every
+worker uses the same checks and runtime, whatever is installed there) and each learner's
+copy as bytes (workers need no shared disk); on the worker, a ``pool._Slot`` runs the usual
+grading worker process, with the same sandbox, so a notebook that kills its grading process
+kills only that process: the Dask worker reports the verdict and nothing is retried. If a
+Dask worker is lost anyway (the machine's OOM killer), the notebook gets a verdict saying so;
+start the scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` so such a task is
+not tried again on the other workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from workbook.grading.limits import Limits, Task, failing
+from workbook.grading.pool import Done, _Slot
+from workbook.grading.snapshot import Snapshot, digest
+from workbook.registry import Chapter
+from workbook.results import Result
+
+_slots: dict[tuple[str, int], _Slot] = {}  # (snapshot digest, thread) → this Dask worker's grading process
+_lock = threading.Lock()
+
+
+def pack(folder: Path) -> bytes:
+    """A learner's copy as a zip in memory (stored, not compressed: notebooks are small)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _slot(shared: tuple[Snapshot, Limits, str]) -> _Slot:
+    snap, limits, key = shared
+    with _lock:
+        slot = _slots.get((key, threading.get_ident()))
+        if slot is None:
+            slot = _slots[key, threading.get_ident()] = _Slot(snap, limits)
+        return slot
+
+
+def grade_remote(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner: str, files: bytes | None,
+                 notebook: str | None, why_missing: str) -> list[Result]:  # fmt: skip
+    """Runs on a Dask worker: unpack the learner's copy, grade one notebook, return its results."""
+    limits = shared[1]
+    with tempfile.TemporaryDirectory(prefix="workbook-dask-") as tmp:
+        folder = Path(tmp) / "learner"
+        folder.mkdir()
+        if files is not None:
+            with zipfile.ZipFile(io.BytesIO(files)) as archive:
+                for info in archive.infolist():
+                    name = PurePosixPath(info.filename)
+                    if name.is_absolute() or ".." in name.parts:
+                        continue
+                    target = folder.joinpath(*name.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(archive.read(info))
+        path = str(folder.joinpath(*PurePosixPath(notebook).parts)) if notebook else None
+        task = Task(learner, chapter.id, path, why_missing, str(folder))
+        slot = _slot(shared)
+        try:
+            outcome = slot.run(task, limits.total_timeout + 60)
+        except Exception as exc:
+            slot._stop(None)
+            outcome = f"the grader failed on this notebook: {exc.__class__.__name__}: {exc}"
+    return failing(chapter, outcome) if isinstance(outcome, str) else outcome
+
+
+def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter], snap: Snapshot, limits: Limits,
+                   done: Done) -> None:  # fmt: skip
+    """Grade ``tasks`` on the cluster at ``address``; call ``done`` for each, as results arrive."""
+    from distributed import Client, as_completed
+
+    if not tasks:
+        return
+    with Client(address, timeout=60) as client:
+        [shared] = client.scatter([(snap, limits, digest(snap))], broadcast=True, hash=False)
+        packed: dict[str, Any] = {}
+        futures = {}
+        for task in tasks:
+            files = None
+            rel = None
+            if task.folder is not None:
+                if task.folder not in packed:
+                    [packed[task.folder]] = client.scatter([pack(Path(task.folder))], hash=False)
+                files = packed[task.folder]
+                rel = Path(task.notebook).relative_to(task.folder).as_posix() if task.notebook else None
+            future = client.submit(grade_remote, shared, chapters[task.chapter], task.learner, files, rel,
+                                   task.why_missing, pure=False, retries=0)  # fmt: skip
+            futures[future] = task
+        for future in as_completed(list(futures)):
+            task = futures[future]
+            try:
+                results = list(future.result())
+            except Exception as exc:  # KilledWorker: the machine lost the worker while it graded this notebook
+                why = f"the cluster worker grading this notebook was lost ({exc.__class__.__name__}); not retried"
+                results = failing(chapters[task.chapter], why)
+            done(task, results)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int) -> Iterator[str]:
+    """A scheduler and ``workers`` single-threaded workers on 127.0.0.1, all stopped afterwards
+    (the cluster test and the benchmark; an instructor starts real ones, see README)."""
+    dask = Path(sys.executable).with_name("dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "start_new_session": True}
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]  # type: ignore[call-overload]  # fmt: skip
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                           "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0"],
+                                          **quiet))  # type: ignore[call-overload]  # fmt: skip
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
