@@ -107,3 +107,13 @@ def test_failing_gives_every_check_the_reason(chapters: list[registry.Chapter]) 
     assert len(rows) == sum(len(ex.checks) for ex in chapter.exercises)
     assert all(not r.passed and r.message == "why" for r in rows)
     assert {r.exercise for r in failing(chapter, "x", chapter.exercises[:1])} == {chapter.exercises[0].id}
+
+
+def test_cli_rejects_a_roster_without_a_learner_column(tmp_path: Path) -> None:
+    from workbook.cli import main
+
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "roster.csv").write_text("name,email\nAda,ada@example.org\n")
+    args = ["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--roster", str(tmp_path / "roster.csv")]
+    assert main(args) == 2
+    assert not (tmp_path / "out").exists(), "nothing graded, nothing written"

@@ -47,6 +47,15 @@ def _probe(bwrap: str) -> str | None:
     return None if done.returncode == 0 else f"bwrap cannot run here: {done.stderr.strip()[:200]}"
 
 
+@functools.cache
+def _has_size(bwrap: str) -> bool:
+    try:
+        cmd = [bwrap, *_base(), "--size", "1048576", "--tmpfs", "/tmp", "--", "true"]
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def unavailable() -> str | None:
     """None when kernels can be sandboxed; otherwise why not, in one line."""
     if os.environ.get(DISABLE):
@@ -92,7 +101,8 @@ class Box:
     def wrap(self, cmd: list[str]) -> list[str]:
         """``cmd`` run inside the sandbox, with the memory limit applied from the start."""
         bwrap = shutil.which("bwrap") or "bwrap"
-        args = [bwrap, *_base(), "--size", str(int(self.limits.tmp_mb * 2**20)), "--tmpfs", "/tmp"]
+        size = ["--size", str(int(self.limits.tmp_mb * 2**20))] if _has_size(bwrap) else []  # not in every bwrap
+        args = [bwrap, *_base(), *size, "--tmpfs", "/tmp"]
         for path in _python_dirs():
             args += ["--ro-bind", path, path]
         args += ["--ro-bind", str(self.runtime), str(self.runtime), "--ro-bind", str(self.private), str(self.private)]
