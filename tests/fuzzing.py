@@ -116,7 +116,7 @@ class Report:
     operations: int = 0
     requests: int = 0
     seconds: float = 0.0
-    out_of_time: bool = False
+    out_of_time: set[str] = field(default_factory=set)  # operations whose share of the budget ran out
     statuses: dict[int, int] = field(default_factory=dict)
     headers: dict[str, str] | None = None  # sent with every request (e.g. a bearer token), over generated ones
     hung: set[str] = field(default_factory=set)  # operations that stopped answering: not asked again
@@ -230,7 +230,7 @@ def _coverage(
         if sent >= limit:
             return
         if time.monotonic() > deadline:
-            report.out_of_time = True
+            report.out_of_time.add(operation.label)
             return
         _send(case, base_url, report, session)
 
@@ -252,7 +252,7 @@ def _fuzz_operation(
         )
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         if time.monotonic() > deadline:
-            report.out_of_time = True
+            report.out_of_time.add(operation.label)
             return
 
         @settings(
@@ -267,7 +267,7 @@ def _fuzz_operation(
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: schemathesis.Case) -> None:
             if time.monotonic() > deadline:
-                report.out_of_time = True
+                report.out_of_time.add(operation.label)
                 return
             _send(case, base_url, report, session)
 
@@ -304,14 +304,13 @@ def fuzz(
         document = client.get("/openapi.json").raise_for_status().json()
     schema = schemathesis.openapi.from_dict(document)
     schema.config.output.sanitization.enabled = False  # show the generated values: the repro must replay
-    skipped = set(skip)
+    operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.label not in set(skip)]
     with requests.Session() as session:
         session.trust_env = False  # no proxy from the environment: loopback stays loopback
-        for result in schema.get_all_operations():
-            operation = result.ok()
-            if operation.label in skipped:
-                continue
+        for index, operation in enumerate(operations):
             report.operations += 1
-            _fuzz_operation(operation, base_url, report, max_examples, started + budget, session)
+            # An equal share of what is left, so slow early routes cannot starve the later ones.
+            share = (started + budget - time.monotonic()) / (len(operations) - index)
+            _fuzz_operation(operation, base_url, report, max_examples, time.monotonic() + share, session)
     report.seconds = time.monotonic() - started
     return report

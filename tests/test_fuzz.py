@@ -79,7 +79,8 @@ def test_fixed_app_survives_fuzzing(chapter: registry.Chapter) -> None:
     with executed(chapter.solution) as run:
         assert run.fatal is None, f"{chapter.stem}: the solution notebook did not run: {run.fatal}"
         missing = [name for name in chapter.fuzz if name not in run.targets]
-        assert not missing, f"{chapter.stem}: not served after Run All: {missing} (served: {sorted(run.targets)})"
+        why = "; ".join(sorted(set(run.notes.values())))[:600]
+        assert not missing, f"{chapter.stem}: not served after Run All: {missing} (served: {sorted(run.targets)}) {why}"
         skip = EXEMPT.get(chapter.stem, {})
         reports = [fuzz(run.targets[name], name, MAX_EXAMPLES, BUDGET, skip) for name in chapter.fuzz]
         for name, sign_in in SIGNED_IN.get(chapter.stem, {}).items():
@@ -90,7 +91,7 @@ def test_fixed_app_survives_fuzzing(chapter: registry.Chapter) -> None:
     findings = [f for report in reports for f in report.findings]
     summary = "; ".join(
         f"{r.app}: {r.operations} operations, {r.requests} requests in {r.seconds:.1f} s"
-        + (" (time budget ran out)" if r.out_of_time else "")
+        + (f" (time ran out on {sorted(r.out_of_time)})" if r.out_of_time else "")
         for r in reports
     )
     print(f"{chapter.stem}: {summary}")  # shown with -s or -rA: what the fuzzing covered
