@@ -8,6 +8,7 @@ the given DELETE /users/{id} — so no check depends on another exercise being s
 from __future__ import annotations
 
 import random
+import secrets
 import string
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 from workbook.testing import error_locs, expect, json_body, show, username
 
 rng = random.Random()
-TRUE_WORDS, FALSE_WORDS = ["true", "1", "yes", "on"], ["false", "0", "no", "off"]
+TRUE_WORDS, FALSE_WORDS = ["true", "1", "yes", "on", "TRUE", "Y"], ["false", "0", "no", "off", "False", "N"]
 
 
 def new_body() -> dict[str, Any]:
@@ -209,3 +210,30 @@ def test_404_documented_in_openapi(app: httpx.Client) -> None:
     props = resolve(spec, schema).get("properties", {})
     expect("detail" in props, "the 404's JSON body documented with a 'detail' field (responses={404: {'model': …}})",
            f"404 entry {responses['404']}")
+
+
+# -- 02.6 the injected Request and Response --------------------------------------------
+def test_trace_needs_no_query_parameters(app: httpx.Client) -> None:
+    request_id = secrets.token_hex(8)
+    response = app.get("/trace", headers={"X-Request-Id": request_id})
+    expect(response.status_code == 200,
+           "GET /trace with no query string → 200 (request and response injected, not query parameters)",
+           show(response))
+    operation = openapi(app).get("paths", {}).get("/trace", {}).get("get")
+    expect(isinstance(operation, dict), "GET /trace in /openapi.json", "no GET /trace operation")
+    params = [(p.get("name"), p.get("in")) for p in operation.get("parameters", [])]
+    expect(not params and "requestBody" not in operation,
+           "GET /trace documents no parameters and no body in /openapi.json",
+           f"parameters {params}" + (", a requestBody" if "requestBody" in operation else ""))
+
+
+def test_trace_echoes_request_id(app: httpx.Client) -> None:
+    for _ in range(2):
+        request_id = f"{rng.choice(['req', 'trace', 'id'])}-{secrets.token_hex(rng.randint(4, 12))}"
+        response = app.get("/trace", headers={"X-Request-Id": request_id})
+        wanted = {"request_id": request_id}
+        expect(response.status_code == 200 and json_body(response) == wanted,
+               f"GET /trace with X-Request-Id: {request_id} → 200 {wanted}", show(response))
+        echoed = response.headers.get("x-request-id")
+        expect(echoed == request_id, f"the response carries the header X-Request-Id: {request_id}",
+               f"X-Request-Id: {echoed!r}")
