@@ -175,10 +175,11 @@ def test_only_the_owner_deletes_an_account(app: httpx.Client) -> None:
            show(response))
     now = int(time.time())
     forged = with_claims(token, {"sub": str(vid), "iat": now, "exp": now + 600})
-    response = app.delete(f"/users/{vid}", headers=bearer(forged))
-    expect(not 200 <= response.status_code < 300 and can_log_in(app, victim),
-           f"DELETE /users/{vid} with {mallory['username']!r}'s token edited to say sub={vid} is refused and the "
-           "row survives (identity comes from a token whose signature was checked)", show(response))
+    if not me(app, forged).is_success:  # get_current_user refuses it (else 04.3 is at fault, not this route)
+        response = app.delete(f"/users/{vid}", headers=bearer(forged))
+        expect(not response.is_success and can_log_in(app, victim),
+               f"DELETE /users/{vid} with {mallory['username']!r}'s token edited to say sub={vid} is refused and "
+               "the row survives (identity comes from a token whose signature was checked)", show(response))
     missing = app.delete(f"/users/{vid + rng.randint(1000, 9999)}", headers=bearer(token))
     expect((missing.status_code, missing.text) == (other.status_code, other.text),
            f"DELETE of an id that does not exist answers exactly like DELETE of someone else's ({show(other)}), "
