@@ -6,13 +6,14 @@ after pytest has collected the tests, so the schema is loaded and walked at run 
 
 Rules (what ``fuzz`` reports, one ``Finding`` per operation and broken rule):
 - *server error*: any 5xx answer;
-- *no answer*: no response within ``timeout`` seconds (a hang), or the connection dropped;
-- *undeclared status*: a status that is not in the operation's ``responses``, except
-  the framework-level answers in ``FRAMEWORK_ANSWERS`` (each with its reason).
+- *no answer*: no response within ``ANSWER_LIMIT`` seconds (a hang), or the connection dropped;
+- *undeclared status*: a status that is not in the operation's ``responses``, except the
+  framework's own answers (``framework_answer``: each recognised by its exact body, with its reason).
 
-Everything is bounded and reproducible: at most ``max_examples`` cases per operation
-and generation mode (valid data, then invalid data), one time budget per app, Hypothesis
-derandomized, no example database. Requests go to the loopback URL given, nowhere else.
+Everything is bounded and reproducible: schemathesis' deterministic coverage cases (at most
+4 × ``max_examples``), then ``max_examples`` generated cases per operation and generation mode
+(valid data, then invalid data), one time budget per app, Hypothesis derandomized, no example
+database; an operation that hung once is not asked again. Requests go to the loopback URL given, nowhere else.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import httpx
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -47,11 +49,25 @@ FRAMEWORK_ANSWERS: dict[tuple[int, str], str] = {
 }
 
 
-def framework_answer(status: int, body: str) -> str | None:
+def _leaves_route(value: Any) -> bool:
+    """A path parameter that changes the path itself: '/' splits it, '', '.' and '..' vanish."""
+    return isinstance(value, str) and ("/" in value or value in ("", ".", ".."))
+
+
+def framework_answer(status: int, body: str, path_parameters: dict[str, Any] | None = None) -> str | None:
     """Why this answer came from the framework rather than the app, or None."""
+    plain = body.strip()
     for (code, detail), reason in FRAMEWORK_ANSWERS.items():
-        if status == code and json.dumps({"detail": detail}, separators=(",", ":")) == body.strip():
+        if status == code and json.dumps({"detail": detail}, separators=(",", ":")) == plain:
             return reason
+    # The router's 404, only when a generated path parameter made the URL a different path
+    # (e.g. /items/a%2Fb is /items/a/b): that request never reached the operation.
+    if (
+        status == 404
+        and plain == '{"detail":"Not Found"}'
+        and any(map(_leaves_route, (path_parameters or {}).values()))
+    ):
+        return "the URL no longer matches the operation's path, so no route ran"
     return None
 
 
@@ -62,7 +78,7 @@ _LOOPBACK = ("http://127.0.0.1:", "http://localhost:")
 RULES = {
     "server error": "no request a client can send may get a 5xx",
     "undeclared status": "every status the app returns is declared in the operation's responses= (OpenAPI)",
-    "no answer": f"every request is answered within {ANSWER_LIMIT:.0f} s",
+    "no answer": f"every request gets a complete answer within {ANSWER_LIMIT:.0f} s",
 }
 
 
@@ -100,21 +116,22 @@ class Report:
     operations: int = 0
     requests: int = 0
     seconds: float = 0.0
-    out_of_time: bool = False
+    out_of_time: set[str] = field(default_factory=set)  # operations whose share of the budget ran out
     statuses: dict[int, int] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # sent with every request (e.g. a bearer token), over generated ones
     hung: set[str] = field(default_factory=set)  # operations that stopped answering: not asked again
 
     def add(self, finding: Finding) -> None:
         for i, seen in enumerate(self.findings):
             if (seen.operation, seen.rule, seen.status) == (finding.operation, finding.rule, finding.status):
-                self.findings[i] = Finding(**{**seen.__dict__, "count": seen.count + 1})
+                self.findings[i] = replace(seen, count=seen.count + 1)
                 return
         self.findings.append(finding)
 
 
-def _curl(case: schemathesis.Case, base_url: str) -> str:
+def _curl(case: schemathesis.Case, base_url: str, headers: dict[str, str] | None = None) -> str:
     try:
-        return case.as_curl_command(base_url=base_url)
+        return case.as_curl_command(headers=headers, base_url=base_url)
     except Exception:  # noqa: BLE001 - a request curl cannot spell is still worth reporting
         return f"{case.method.upper()} {case.formatted_path} query={case.query!r} body={case.body!r}"
 
@@ -124,7 +141,7 @@ def _check(case: schemathesis.Case, response: Any, base_url: str, report: Report
     declared = tuple(str(code) for code in case.operation.responses.status_codes)
     status = int(response.status_code)
     checks: list[Any] = [not_a_server_error]
-    if framework_answer(status, response.text) is None:
+    if framework_answer(status, response.text, case.path_parameters) is None:
         checks.append(status_code_conformance)
     try:
         case.validate_response(response, checks=checks)
@@ -138,7 +155,13 @@ def _check(case: schemathesis.Case, response: Any, base_url: str, report: Report
                 rule = str(getattr(failure, "title", type(failure).__name__))
             report.add(
                 Finding(
-                    report.app, case.operation.label, rule, _curl(case, base_url), status, response.text[:300], declared
+                    report.app,
+                    case.operation.label,
+                    rule,
+                    _curl(case, base_url, report.headers),
+                    status,
+                    response.text[:300],
+                    declared,
                 )
             )
 
@@ -150,26 +173,46 @@ def _send(case: schemathesis.Case, base_url: str, report: Report, session: reque
         return  # one hang is enough to know; each more would cost a full timeout
     report.requests += 1
     try:
-        response = case.call(base_url=base_url, session=session, timeout=ANSWER_LIMIT)
+        try:
+            response = case.call(base_url=base_url, session=session, headers=report.headers, timeout=ANSWER_LIMIT)
+        except requests.Timeout:  # once more: on a loaded machine one stall is not yet a hang
+            response = case.call(base_url=base_url, session=session, headers=report.headers, timeout=ANSWER_LIMIT)
     except requests.Timeout:
         report.add(
             Finding(
                 report.app,
                 label,
                 "no answer",
-                _curl(case, base_url),
-                response=f"no response within {ANSWER_LIMIT:.0f} s (a hang?)",
+                _curl(case, base_url, report.headers),
+                response=f"no response within {ANSWER_LIMIT:.0f} s, twice in a row (a hang, or unbounded work?)",
             )
         )
         report.hung.add(label)
         return
     except requests.ConnectionError as exc:
         report.add(
-            Finding(report.app, label, "no answer", _curl(case, base_url), response=f"the connection failed: {exc}")
+            Finding(
+                report.app,
+                label,
+                "no answer",
+                _curl(case, base_url, report.headers),
+                response=f"the connection failed: {exc}",
+            )
         )
         return
     except (requests.exceptions.InvalidHeader, UnicodeError, ValueError):
-        return  # a request no HTTP client can put on the wire: nothing to learn
+        return  # a request no HTTP client can put on the wire (InvalidURL is a ValueError too): nothing to learn
+    except requests.RequestException as exc:  # e.g. a response cut off mid-body
+        report.add(
+            Finding(
+                report.app,
+                label,
+                "no answer",
+                _curl(case, base_url, report.headers),
+                response=f"the answer was broken: {type(exc).__name__}: {exc}",
+            )
+        )
+        return
     report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
     _check(case, response, base_url, report)
 
@@ -187,7 +230,7 @@ def _coverage(
         if sent >= limit:
             return
         if time.monotonic() > deadline:
-            report.out_of_time = True
+            report.out_of_time.add(operation.label)
             return
         _send(case, base_url, report, session)
 
@@ -209,7 +252,7 @@ def _fuzz_operation(
         )
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         if time.monotonic() > deadline:
-            report.out_of_time = True
+            report.out_of_time.add(operation.label)
             return
 
         @settings(
@@ -224,7 +267,7 @@ def _fuzz_operation(
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: schemathesis.Case) -> None:
             if time.monotonic() > deadline:
-                report.out_of_time = True
+                report.out_of_time.add(operation.label)
                 return
             _send(case, base_url, report, session)
 
@@ -250,22 +293,24 @@ def fuzz(
     max_examples: int = 20,
     budget: float = 40.0,
     skip: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
 ) -> Report:
     """Fuzz every operation of the app at ``base_url`` (loopback only) from its /openapi.json."""
     if not base_url.startswith(_LOOPBACK):
         raise ValueError(f"refusing to fuzz {base_url!r}: loopback URLs only")
     started = time.monotonic()
-    report = Report(app)
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=10)
+    report = Report(app, headers=headers)
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:  # no proxy: loopback stays loopback
+        document = client.get("/openapi.json").raise_for_status().json()
+    schema = schemathesis.openapi.from_dict(document)
     schema.config.output.sanitization.enabled = False  # show the generated values: the repro must replay
-    skipped = set(skip)
+    operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.label not in set(skip)]
     with requests.Session() as session:
         session.trust_env = False  # no proxy from the environment: loopback stays loopback
-        for result in schema.get_all_operations():
-            operation = result.ok()
-            if operation.label in skipped:
-                continue
+        for index, operation in enumerate(operations):
             report.operations += 1
-            _fuzz_operation(operation, base_url, report, max_examples, started + budget, session)
+            # An equal share of what is left, so slow early routes cannot starve the later ones.
+            share = (started + budget - time.monotonic()) / (len(operations) - index)
+            _fuzz_operation(operation, base_url, report, max_examples, time.monotonic() + share, session)
     report.seconds = time.monotonic() - started
     return report
