@@ -1,10 +1,10 @@
-"""Chapter 04 checks: the session dependency and bearer-token auth of the User API, over HTTP.
+"""Chapter 04 checks: the session dependency, bearer-token auth and authorization of the User API.
 
 Every check signs up fresh random users (POST /users, given) and logs in through POST /token
-(given). The bad tokens are forged here with PyJWT and keys of our own: this process never
-knows the app's key, exactly like an attacker. A valid token works even on the starter
-(the article's header check and decode pass a good token), so no check needs another
-exercise solved.
+(its log-in logic is exercise 04.5; the starter's naive one still logs a right password in).
+The bad tokens are forged here with PyJWT and keys of our own: this process never knows the
+app's key, exactly like an attacker. A valid token works even on the starter (the article's
+header check and decode pass a good token), so no check needs another exercise solved.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import base64
 import json
 import random
 import secrets
+import statistics
 import time
 from typing import Any
 
@@ -80,12 +81,11 @@ def test_taken_username_is_409_and_nothing_changes(app: httpx.Client) -> None:
     response = me(app, token)
     expect(response.status_code == 200 and json_body(response).get("username") == fresh,
            f"the very next GET /me shows {fresh!r} (stored before the 200 was sent)", show(response))
-    victim = sign_up(app)
-    response = app.delete(f"/users/{victim['id']}", headers=bearer(token))
+    response = app.delete(f"/users/{second['id']}", headers=bearer(token))
     opened = response.headers.get("x-db-sessions")
     expect(response.status_code == 204 and opened == "1",
-           "DELETE /users/{id} → 204 using one database session (X-DB-Sessions: 1) for get_current_user "
-           "and the handler", f"{show(response)} (X-DB-Sessions: {opened})")
+           "DELETE /users/{id} of your own account → 204 using one database session (X-DB-Sessions: 1) for "
+           "get_current_user and the handler", f"{show(response)} (X-DB-Sessions: {opened})")
 
 
 # -- 04.2 HTTPBearer -------------------------------------------------------------------------
@@ -151,20 +151,102 @@ def test_bad_tokens_are_401_never_500(app: httpx.Client) -> None:
                f"{show(response)} (WWW-Authenticate: {response.headers.get('www-authenticate')})")
 
 
-# -- 04.4 delete ----------------------------------------------------------------------------
-def test_delete_missing_user_is_404(app: httpx.Client) -> None:
-    user, doomed = sign_up(app), sign_up(app)
-    token = token_for(app, user)
-    wanted = {"detail": "user not found"}
-    for missing in (doomed["id"] + rng.randint(1000, 9999), rng.randint(10**9, 10**12)):
-        response = app.delete(f"/users/{missing}", headers=bearer(token))
-        expect(response.status_code == 404 and json_body(response) == wanted,
-               f"DELETE /users/{missing} (no such user) → 404 {wanted}", show(response))
-    response = app.delete(f"/users/{doomed['id']}", headers=bearer(token))
-    expect(response.status_code == 204, f"DELETE /users/{doomed['id']} (an existing user) → 204", show(response))
-    response = app.post("/token", json={"username": doomed["username"], "password": doomed["password"]})
-    expect(response.status_code == 401,
-           f"the deleted user {doomed['username']!r} can no longer log in (POST /token → 401)", show(response))
-    response = app.delete(f"/users/{doomed['id']}", headers=bearer(token))
-    expect(response.status_code == 404 and json_body(response) == wanted,
-           f"DELETE /users/{doomed['id']} a second time → 404 {wanted}", show(response))
+# -- 04.4 only the owner deletes ------------------------------------------------------------
+def can_log_in(app: httpx.Client, user: dict[str, Any]) -> bool:
+    """Is the account still there? Its owner's password still gets a token."""
+    response = app.post("/token", json={"username": user["username"], "password": user["password"]})
+    return response.status_code == 200
+
+
+def test_only_the_owner_deletes_an_account(app: httpx.Client) -> None:
+    mallory, victim = sign_up(app), sign_up(app)
+    token, vid = token_for(app, mallory), victim["id"]
+    who = f"{mallory['username']!r} (logged in)"
+    other = app.delete(f"/users/{vid}", headers=bearer(token))
+    expect(other.status_code == 403, f"{who} DELETE /users/{vid}, someone else's account → 403", show(other))
+    expect(can_log_in(app, victim), f"after that 403, {victim['username']!r} still exists and logs in "
+           "(refuse before deleting, not after)", f"POST /token for {victim['username']!r} → not 200")
+    claims = {"owner_id": vid, "user_id": vid, "id": vid, "sub": str(vid), "user": vid}
+    response = app.request("DELETE", f"/users/{vid}", params=claims, json=claims,
+                           headers={**bearer(token), "X-User-Id": str(vid), "X-User": str(vid)})
+    expect(response.status_code == 403 and can_log_in(app, victim),
+           f"{who} DELETE /users/{vid} claiming to be its owner (victim's id in query, body and X-User-Id) → 403 "
+           "and the row survives: the owner is the verified token's subject, never a value the client sends",
+           show(response))
+    now = int(time.time())
+    forged = with_claims(token, {"sub": str(vid), "iat": now, "exp": now + 600})
+    if not me(app, forged).is_success:  # get_current_user refuses it (else 04.3 is at fault, not this route)
+        response = app.delete(f"/users/{vid}", headers=bearer(forged))
+        expect(not response.is_success and can_log_in(app, victim),
+               f"DELETE /users/{vid} with {mallory['username']!r}'s token edited to say sub={vid} is refused and "
+               "the row survives (identity comes from a token whose signature was checked)", show(response))
+    missing = app.delete(f"/users/{vid + rng.randint(1000, 9999)}", headers=bearer(token))
+    expect((missing.status_code, missing.text) == (other.status_code, other.text),
+           f"DELETE of an id that does not exist answers exactly like DELETE of someone else's ({show(other)}), "
+           "so a stranger cannot tell which ids exist", show(missing))
+    response = app.delete(f"/users/{mallory['id']}", headers=bearer(token))
+    expect(response.status_code == 204, f"{who} DELETE /users/{mallory['id']}, their own account → 204",
+           show(response))
+    expect(not can_log_in(app, mallory), f"{mallory['username']!r} can no longer log in after deleting the account",
+           f"POST /token for {mallory['username']!r} → 200")
+    response = me(app, token)
+    expect(response.status_code == 401, "GET /me with the deleted user's old token → 401", show(response))
+
+
+# -- 04.5 log-in does not reveal which usernames exist ------------------------------------------
+def test_login_failures_look_the_same(app: httpx.Client) -> None:
+    user = sign_up(app)
+    wrong = app.post("/token", json={"username": user["username"], "password": user["password"] + "x"})
+    unknown = app.post("/token", json={"username": username(), "password": user["password"]})
+    expect(wrong.status_code == 401, f"POST /token for {user['username']!r} with a wrong password → 401", show(wrong))
+
+    def seen(response: httpx.Response) -> tuple[int, str, str | None]:
+        return response.status_code, response.text, response.headers.get("www-authenticate")
+
+    expect(seen(unknown) == seen(wrong),
+           f"POST /token for an unknown username answers exactly like a wrong password ({show(wrong)}): "
+           "same status, body and WWW-Authenticate", show(unknown))
+    token_for(app, user)  # and the right password still logs in
+
+
+def _login_times(app: httpx.Client, bodies: dict[str, dict[str, str]]) -> dict[str, float]:
+    """One round: each kind of POST /token once, in random order, in milliseconds."""
+    times = {}
+    for kind in rng.sample(list(bodies), len(bodies)):
+        start = time.perf_counter()
+        app.post("/token", json=bodies[kind])
+        times[kind] = (time.perf_counter() - start) * 1000
+    return times
+
+
+def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
+    """Paired rounds cancel the machine's load drifting; medians ignore its spikes.
+
+    Per round: gap = wrong password − unknown user, cost = wrong password − no hash at all (a 422).
+    A log-in that skips the hash has gap ≈ cost (ratio ≈ 1); a fixed one has gap ≈ 0; one that hashes
+    twice for unknown users has ratio ≈ −1. Rounds continue (up to 60) until the ratio is clearly one side.
+    """
+    user = sign_up(app)
+    bodies = {
+        "wrong": {"username": user["username"], "password": user["password"] + "x"},
+        "unknown": {"username": username(), "password": user["password"]},
+        "none": {"username": user["username"]},  # 422 before the handler: the cost of a request alone
+    }
+    gaps: list[float] = []
+    costs: list[float] = []
+    ratio = 0.0
+    for round_ in range(1, 61):
+        times = _login_times(app, bodies)
+        gaps.append(times["wrong"] - times["unknown"])
+        costs.append(times["wrong"] - times["none"])
+        if round_ % 15:
+            continue
+        cost = statistics.median(costs)
+        ratio = statistics.median(gaps) / cost if cost > 0.5 else 0.0  # a hash too cheap to see: no verdict
+        if abs(ratio) < 0.25 or abs(ratio) > 0.6:
+            break
+    expect(abs(ratio) < 0.4,
+           "POST /token for an unknown username takes as long as a wrong password: verify against DUMMY_HASH "
+           "when there is no such user",
+           f"over {len(gaps)} paired tries, a wrong password took {statistics.median(gaps):+.1f} ms longer than "
+           f"an unknown username (median), where one password check costs {statistics.median(costs):.1f} ms")

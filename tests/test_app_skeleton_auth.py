@@ -18,6 +18,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from app_skeleton.auth import (
     ALGORITHM,
+    DUMMY_HASH,
     create_access_token,
     hash_password,
     new_secret_key,
@@ -84,8 +85,15 @@ def test_passwords_verify_only_against_their_own_hash() -> None:
     assert verify_password("correct horse", stored)
     assert not verify_password("correct horsE", stored)
     assert not verify_password("correct horse", hash_password("other"))
-    for broken in ("", "plain", "md5$1$a$b", "pbkdf2_sha256$x$AAAA$AAAA", "pbkdf2_sha256$10$!!$??"):
+    for broken in ("", "plain", "md5$1$a$b", "pbkdf2_sha256$x$AAAA$AAAA", "$argon2id$garbage", DUMMY_HASH):
         assert not verify_password("correct horse", broken)
+
+
+def test_hashes_are_salted_argon2id_with_the_dummys_parameters() -> None:
+    one, two = hash_password("same"), hash_password("same")
+    assert one != two and one.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    # the dummy carries the same cost parameters, so verifying against it takes as long
+    assert DUMMY_HASH.rsplit("$", 2)[0] == one.rsplit("$", 2)[0]
 
 
 def test_database_session_is_counted_and_usable() -> None:
