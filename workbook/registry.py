@@ -43,6 +43,9 @@ class Chapter:
     exercises: tuple[Exercise, ...]
     minutes: int = 45
     root: Path = field(default=Path("."), compare=False)
+    # The served apps (by serve() name) that tests/test_fuzz.py fuzzes from their own
+    # OpenAPI document: the apps the chapter's checks grade, never its broken demos.
+    fuzz: tuple[str, ...] = ("app",)
 
     @property
     def notebook(self) -> Path:
@@ -92,8 +95,13 @@ def _load(root: Path, mtime_ns: int) -> tuple[Chapter, ...]:
     for raw in data.get("chapter", []):
         cid = str(raw["id"])
         exercises = tuple(_exercise(e, cid) for e in raw.get("exercise", []))
+        fuzz = raw.get("fuzz", ["app"])
+        if not isinstance(fuzz, list) or not all(isinstance(name, str) for name in fuzz):
+            raise RegistryError(f"chapter {cid}: fuzz must be a list of served app names, got {fuzz!r}")
         chapters.append(
-            Chapter(cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root)
+            Chapter(
+                cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root, tuple(fuzz)
+            )
         )
     return tuple(chapters)
 
