@@ -17,6 +17,8 @@ import contextlib
 import json
 import os
 import random
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,9 +29,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from workbook import dockerfile
-from workbook.processes import ProcessServer, ProcessStartupError, children, pid_namespace_available, start_process
+from workbook.processes import ProcessServer, ProcessStartupError, pid_namespace_available, start_process
 from workbook.testing import Mismatch, expect, show, word
 
 rng = random.Random()
@@ -55,6 +58,16 @@ async def app(scope, receive, send):
 GUNICORN = [sys.executable, "-m", "gunicorn", "main:app", "--bind", "127.0.0.1:{port}", "--no-control-socket"]
 DEPRECATED = "uvicorn.workers` module is deprecated"
 STOP_WITHIN = 5.0  # seconds from SIGTERM to a stopped container (Docker waits 10, then SIGKILLs)
+MAX_WORKERS = 8  # a check never boots more: (2 x CPU) + 1 on a 16-core laptop would be 33 processes
+CAPPED_CONF = "capped.conf.py"
+# gunicorn runs this instead of the learner's file: the same settings (it executes that file as
+# gunicorn would), but it stops before any worker is forked when they ask for too many.
+CAPPED = f'''import os, sys
+exec(compile(open("gunicorn.conf.py").read(), "gunicorn.conf.py", "exec"))
+_asked = globals().get("workers", os.environ.get("WEB_CONCURRENCY", 1))
+if isinstance(_asked, (int, str)) and str(_asked).isdigit() and int(_asked) > {MAX_WORKERS}:
+    sys.exit(f"WORKBOOK-CAP: your config asks for {{_asked}} worker processes; the check starts at most {MAX_WORKERS}")
+'''
 
 
 def fetch(app: httpx.Client, exercise: str) -> str:
@@ -79,6 +92,9 @@ def started(argv: list[str], cwd: Path, env: dict[str, str], **options: bool) ->
         server = start_process(argv, "your server", cwd=cwd, env=env, ready_path="/health", timeout=20,
                                inherit_env=False, **options)  # fmt: skip
     except ProcessStartupError as exc:
+        capped = re.search(r"WORKBOOK-CAP: (.*)", str(exc))
+        if capped:
+            raise Mismatch(f"at most {MAX_WORKERS} worker processes (the checks boot no more)", capped[1]) from None
         raise Mismatch("the server starts and answers GET /health", str(exc)[-900:]) from None
     try:
         yield server
@@ -199,8 +215,8 @@ def test_settings_ignore_undeclared_dotenv_keys(app: httpx.Client) -> None:
 def test_workers_follow_web_concurrency_and_are_replaced(app: httpx.Client) -> None:
     conf = fetch(app, "07.2")
     count = rng.choice([2, 4])  # never 3, 5 or 9: what (2 × CPU) + 1 gives on 1, 2 or 4 cores
-    with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(
-        [*GUNICORN, "-c", "gunicorn.conf.py"], cwd, {"WEB_CONCURRENCY": str(count)}
+    with folder({"gunicorn.conf.py": conf, CAPPED_CONF: CAPPED, "main.py": TINY_APP}) as cwd, started(
+        [*GUNICORN, "-c", CAPPED_CONF], cwd, {"WEB_CONCURRENCY": str(count)}
     ) as server:
         workers = settled(count, server.workers)
         pid = health_pid(server)
@@ -231,7 +247,7 @@ def test_worker_class_is_not_deprecated(app: httpx.Client) -> None:
     conf = fetch(app, "07.2")
     env = {"WEB_CONCURRENCY": "1", "PYTHONWARNINGS": "default::DeprecationWarning"}
     with folder({"gunicorn.conf.py": conf, "main.py": TINY_APP}) as cwd, started(
-        [*GUNICORN, "-c", "gunicorn.conf.py"], cwd, env
+        [*GUNICORN, "-c", "gunicorn.conf.py", "--workers", "1"], cwd, env  # one is enough to see its class
     ) as server:
         pid = health_pid(server)
         log = server.log_text()
@@ -283,6 +299,9 @@ def container(app: httpx.Client, env: dict[str, str]) -> Iterator[ProcessServer]
            f"{image.argv[2]} is not JSON (double quotes only), so Docker runs it with /bin/sh -c")  # fmt: skip
     expect(any("0.0.0.0:8000" in part for part in image.argv), "the command binds 0.0.0.0:8000",
            f"command {image.argv}")  # fmt: skip
+    asked = _asked_workers(image, {**image.env, **env})
+    expect(asked is None or asked <= MAX_WORKERS, f"at most {MAX_WORKERS} worker processes (the checks boot no more)",
+           f"the container would start {asked} workers")  # fmt: skip
     argv = [part.replace("0.0.0.0:8000", "127.0.0.1:{port}") for part in image.argv]  # like -p PORT:8000
     with (
         folder({"main.py": TINY_APP}) as where,  # HOME too: a container has its own file system (~/.gunicorn)
@@ -295,8 +314,8 @@ def test_container_stops_gracefully_on_sigterm(app: httpx.Client) -> None:
     pid1 = "?"
     with container(app, {}) as server:
         expect(health_pid(server) is not None, "the container serves GET /health", server.log_text()[-400:])
-        with contextlib.suppress(OSError):
-            pid1 = " ".join(Path(f"/proc/{server.pid1}/cmdline").read_text().split("\0")).strip()
+        with contextlib.suppress(psutil.Error):
+            pid1 = " ".join(psutil.Process(server.pid1).cmdline())
         os.kill(server.pid1, signal.SIGTERM)  # `docker stop` signals PID 1 only
         took = server.wait_stopped(STOP_WITHIN)
     expect(took is not None, f"after SIGTERM to PID 1 the container stops within {STOP_WITHIN:.0f} s",
@@ -314,11 +333,28 @@ def test_container_workers_follow_web_concurrency(app: httpx.Client) -> None:
 
 def _leaves(root: int) -> list[int]:
     """Processes under ``root`` that have no children: the workers of the container's server."""
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        kids = children(pid)
-        if not kids and pid != root:
-            found.append(pid)
-        todo += kids
+    found = []
+    with contextlib.suppress(psutil.Error):
+        for process in psutil.Process(root).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if not process.children():
+                    found.append(process.pid)
     return found
+
+
+def _asked_workers(image: dockerfile.Image, env: dict[str, str]) -> int | None:
+    """How many workers the image's command asks gunicorn for (``--workers``/``-w``, else
+    ``WEB_CONCURRENCY``), ``$VARIABLE``s resolved from ``env``; None when it cannot tell."""
+    try:
+        words = image.argv if image.exec_form else shlex.split(image.argv[2])
+    except ValueError:
+        return None
+    value = env.get("WEB_CONCURRENCY", "1")
+    for index, part in enumerate(words):
+        if part in ("-w", "--workers") and index + 1 < len(words):
+            value = words[index + 1]
+        elif part.startswith("--workers="):
+            value = part.split("=", 1)[1]
+    if value.startswith("$") and not image.exec_form:  # only a shell expands $WORKERS
+        value = env.get(value.strip("${}"), value)
+    return int(value) if value.isdigit() else None
