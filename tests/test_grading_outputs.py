@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from workbook import registry
 from workbook.grading import gradebook
@@ -117,3 +118,26 @@ def test_cli_rejects_a_roster_without_a_learner_column(tmp_path: Path) -> None:
     args = ["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--roster", str(tmp_path / "roster.csv")]
     assert main(args) == 2
     assert not (tmp_path / "out").exists(), "nothing graded, nothing written"
+
+
+def test_feedback_tells_not_attempted_and_waiting_from_wrong(tmp_path: Path) -> None:
+    """A learner handed their file sees an untouched exercise as not attempted, not as a failure."""
+    from workbook.grading import report
+    from workbook.results import NOT_ATTEMPTED, WAITING
+
+    chapter = registry.chapter("01", ROOT)
+    first, second, third = chapter.exercises[:3]
+    rows = [Result("01", first.id, c.behaviour, True, test=c.test) for c in first.checks]
+    rows += [Result("01", second.id, c.behaviour, False, "expected 422", "a hint", c.test) for c in second.checks]
+    rows += [Result("01", third.id, c.behaviour, False, "not attempted yet", "h", c.test, NOT_ATTEMPTED)
+             for c in third.checks]  # fmt: skip
+    rows.append(Result("01", chapter.exercises[3].id, "b", False, "waiting on 01.1", "h", "t", WAITING))
+    mine = gradebook.learner_json("ada", rows, [chapter], [])
+    states = {ex: mine["exercises"][ex]["state"] for ex in (first.id, second.id, third.id, chapter.exercises[3].id)}
+    assert list(states.values()) == ["correct", "incorrect", "not attempted", "waiting"]
+    assert {c["state"] for c in mine["exercises"][third.id]["checks"]} == {NOT_ATTEMPTED}
+    page = report.render_learner("ada", rows, [chapter], [])
+    assert "not attempted</td>" in page and "FAIL</td>" in page and "1 not attempted" in page
+    assert "hint: h" not in page  # a quiet row has no hint
+    overview = report.render({"ada": rows}, [chapter], {})
+    assert 'title="not attempted">–</td>' in overview

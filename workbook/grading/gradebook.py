@@ -35,6 +35,18 @@ def exercise_scores(results: list[Result]) -> dict[str, float]:
     return {ex: sum(v) / len(v) for ex, v in per.items()}
 
 
+def exercise_state(results: list[Result], exercise: str) -> str:
+    """One word for an exercise: correct, incorrect, waiting or not attempted."""
+    from workbook.results import CORRECT, INCORRECT, NOT_ATTEMPTED, WAITING
+
+    states = {r.state for r in results if r.exercise == exercise}
+    if states == {CORRECT}:
+        return CORRECT
+    if INCORRECT in states:
+        return INCORRECT
+    return WAITING if WAITING in states else NOT_ATTEMPTED
+
+
 def chapter_points(results: list[Result], chapter: Chapter) -> float:
     score = exercise_scores(results)
     return sum(score.get(ex.id, 0.0) for ex in chapter.exercises)
@@ -110,9 +122,10 @@ def learner_json(name: str, results: list[Result], chapters: list[Chapter], note
             ex.id: {
                 "title": ex.title,
                 "score": score.get(ex.id, 0.0),
+                "state": exercise_state(results, ex.id),
                 "checks": [
-                    {"behaviour": r.behaviour, "passed": r.passed, "message": "" if r.passed else r.message,
-                     "hint": "" if r.passed else r.hint}  # fmt: skip
+                    {"behaviour": r.behaviour, "state": r.state, "passed": r.passed,
+                     "message": "" if r.passed else r.message, "hint": "" if r.passed else r.hint}  # fmt: skip
                     for r in results if r.exercise == ex.id
                 ],
             }

@@ -12,9 +12,9 @@ import time
 from html import escape
 from pathlib import Path
 
-from workbook.grading.gradebook import exercise_scores
+from workbook.grading.gradebook import exercise_scores, exercise_state
 from workbook.registry import Chapter
-from workbook.results import Result
+from workbook.results import CORRECT, INCORRECT, NOT_ATTEMPTED, Result
 
 MAX_MESSAGE = 1500
 _STYLE = """
@@ -22,7 +22,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}
 th{background:#f3f3f3}.ok{background:#e8f5e9}.part{background:#fff8e1}.no{background:#ffebee}
 pre{white-space:pre-wrap;margin:0;font-size:.85em;max-width:60em}h2{margin-top:2em;border-top:1px solid #ccc}
-.note{color:#8d6e00}
+.note{color:#8d6e00}.na{background:#f3f3f3;color:#6e7781}
 """
 
 
@@ -45,8 +45,10 @@ def _overview(by_learner: dict[str, list[Result]], exercises: list[str]) -> str:
     for name, results in by_learner.items():
         score = exercise_scores(results)
         cells = "".join(
-            f'<td class="{_klass(score.get(ex, 0.0))}">{score.get(ex, 0.0):.2f}</td>' for ex in exercises
-        )
+            '<td class="na" title="not attempted">–</td>' if exercise_state(results, ex) == NOT_ATTEMPTED
+            else f'<td class="{_klass(score.get(ex, 0.0))}">{score.get(ex, 0.0):.2f}</td>'
+            for ex in exercises
+        )  # fmt: skip
         total = sum(score.get(ex, 0.0) for ex in exercises)
         link = f'<a href="#{_anchor(name)}">{escape(name)}</a>'
         rows.append(f"<tr><td>{link}</td>{cells}<td><b>{total:.2f}</b> / {len(exercises)}</td></tr>")
@@ -58,14 +60,17 @@ def _learner(name: str, results: list[Result], notes: list[str]) -> str:
     parts += [f'<p class="note">{escape(n)}</p>' for n in notes]
     score = exercise_scores(results)
     done = [ex for ex, s in score.items() if s >= 1]
-    parts.append(f"<p>{len(done)} of {len(score)} exercises complete.</p>")
+    untouched = [ex for ex in score if exercise_state(results, ex) == NOT_ATTEMPTED]
+    parts.append(f"<p>{len(done)} of {len(score)} exercises complete"
+                 + (f", {len(untouched)} not attempted" if untouched else "") + ".</p>")  # fmt: skip
     rows = []
     for r in results:
-        verdict = "pass" if r.passed else "FAIL"
+        verdict = {CORRECT: "pass", INCORRECT: "FAIL"}.get(r.state, r.state)
+        klass = {CORRECT: "ok", INCORRECT: "no"}.get(r.state, "na")
         detail = "" if r.passed else f"<pre>{escape(_short(r.message))}</pre>"
-        hint = "" if r.passed or not r.hint else f"<br><i>hint: {escape(r.hint)}</i>"
+        hint = "" if r.state != INCORRECT or not r.hint else f"<br><i>hint: {escape(r.hint)}</i>"
         rows.append(
-            f'<tr class="{"ok" if r.passed else "no"}"><td>{escape(r.exercise)}</td><td>{verdict}</td>'
+            f'<tr class="{klass}"><td>{escape(r.exercise)}</td><td>{verdict}</td>'
             f"<td>{escape(r.behaviour)}{detail}{hint}</td></tr>"
         )
     parts.append(f"<table><tr><th>exercise</th><th>verdict</th><th>behaviour</th></tr>{''.join(rows)}</table>")
