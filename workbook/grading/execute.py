@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import resource
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -88,7 +87,9 @@ class _Kernel:
             # mmaps), not the address space that threads and arenas only reserve.
             # Set from here, after the launch: no preexec_fn in a threaded process.
             limit = int(memory_mb * 2**20)
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, ImportError):  # ImportError: Windows has no resource
+                import resource
+
                 resource.prlimit(int(pid), resource.RLIMIT_DATA, (limit, limit))
         self.kc = self.km.client()
         self.kc.start_channels()
