@@ -172,46 +172,25 @@ def _send(case: schemathesis.Case, base_url: str, report: Report, session: reque
     if label in report.hung:
         return  # one hang is enough to know; each more would cost a full timeout
     report.requests += 1
+
+    def no_answer(why: str) -> None:
+        report.add(Finding(report.app, label, "no answer", _curl(case, base_url, report.headers), response=why))
     try:
         try:
             response = case.call(base_url=base_url, session=session, headers=report.headers, timeout=ANSWER_LIMIT)
         except requests.Timeout:  # once more: on a loaded machine one stall is not yet a hang
             response = case.call(base_url=base_url, session=session, headers=report.headers, timeout=ANSWER_LIMIT)
     except requests.Timeout:
-        report.add(
-            Finding(
-                report.app,
-                label,
-                "no answer",
-                _curl(case, base_url, report.headers),
-                response=f"no response within {ANSWER_LIMIT:.0f} s, twice in a row (a hang, or unbounded work?)",
-            )
-        )
+        no_answer(f"no response within {ANSWER_LIMIT:.0f} s, twice in a row (a hang, or unbounded work?)")
         report.hung.add(label)
         return
     except requests.ConnectionError as exc:
-        report.add(
-            Finding(
-                report.app,
-                label,
-                "no answer",
-                _curl(case, base_url, report.headers),
-                response=f"the connection failed: {exc}",
-            )
-        )
+        no_answer(f"the connection failed: {exc}")
         return
     except (requests.exceptions.InvalidHeader, UnicodeError, ValueError):
         return  # a request no HTTP client can put on the wire (InvalidURL is a ValueError too): nothing to learn
     except requests.RequestException as exc:  # e.g. a response cut off mid-body
-        report.add(
-            Finding(
-                report.app,
-                label,
-                "no answer",
-                _curl(case, base_url, report.headers),
-                response=f"the answer was broken: {type(exc).__name__}: {exc}",
-            )
-        )
+        no_answer(f"the answer was broken: {type(exc).__name__}: {exc}")
         return
     report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
     _check(case, response, base_url, report)

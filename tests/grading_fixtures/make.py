@@ -200,13 +200,20 @@ def workbook_root(into: Path, chapter: str = "01") -> Path:
     (into / "checks" / "registry.toml").write_text(head + "[[chapter]]" + mine.rstrip() + "\n", encoding="utf-8")
     stem = re.search(r'^stem = "(.+)"$', mine, re.MULTILINE).group(1)  # type: ignore[union-attr]
     shutil.copy(ROOT / "checks" / f"test_{stem}.py", into / "checks")
+    return _with_runtime(into, ROOT, stem)
+
+
+def _with_runtime(into: Path, source: Path, stem: str) -> Path:
+    """Give a private workbook root the runtime (workbook/, app_skeleton/) and one chapter's notebooks."""
+    import shutil
+
     for folder in ("workbook", "app_skeleton"):
         for path in (ROOT / folder).rglob("*.py"):
             (into / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, into / path.relative_to(ROOT))
     for folder in ("notebooks", "solutions"):
         (into / folder).mkdir()
-        shutil.copy(ROOT / folder / f"{stem}.ipynb", into / folder)
+        shutil.copy(source / folder / f"{stem}.ipynb", into / folder)
     return into
 
 
@@ -221,14 +228,7 @@ def toy_root(into: Path) -> Path:
     (into / "checks").mkdir(parents=True)
     (into / "checks" / "registry.toml").write_text(text.split("[[chapter]]\nid = \"91\"")[0], encoding="utf-8")
     shutil.copy(TOY / "checks" / "test_90_toy.py", into / "checks")
-    for folder in ("workbook", "app_skeleton"):
-        for path in (ROOT / folder).rglob("*.py"):
-            (into / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, into / path.relative_to(ROOT))
-    for folder in ("notebooks", "solutions"):
-        (into / folder).mkdir()
-        shutil.copy(TOY / folder / "90_toy.ipynb", into / folder)
-    return into
+    return _with_runtime(into, TOY, "90_toy")
 
 
 def toy(answer_code: str = "") -> Any:
