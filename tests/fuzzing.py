@@ -217,18 +217,13 @@ def _coverage(
 def _fuzz_operation(
     operation: Any, base_url: str, report: Report, max_examples: int, deadline: float, session: requests.Session
 ) -> None:
+    def cannot_generate(why: str) -> None:
+        report.add(Finding(report.app, operation.label, "could not generate requests", "-", response=why))
+
     try:
         _coverage(operation, base_url, report, 4 * max_examples, deadline, session)
     except Exception as exc:  # noqa: BLE001 - generation can fail on exotic schemas; say so, don't crash
-        report.add(
-            Finding(
-                report.app,
-                operation.label,
-                "could not generate requests",
-                "-",
-                response=f"coverage: {type(exc).__name__}: {exc}",
-            )
-        )
+        cannot_generate(f"coverage: {type(exc).__name__}: {exc}")
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         if time.monotonic() > deadline:
             report.out_of_time.add(operation.label)
@@ -255,15 +250,7 @@ def _fuzz_operation(
         except Unsatisfiable:
             continue  # no request fits this mode (no parameters to get wrong, or any string is valid)
         except Exception as exc:  # noqa: BLE001 - generation can fail on exotic schemas; say so, don't crash
-            report.add(
-                Finding(
-                    report.app,
-                    operation.label,
-                    "could not generate requests",
-                    "-",
-                    response=f"{type(exc).__name__}: {exc}",
-                )
-            )
+            cannot_generate(f"{type(exc).__name__}: {exc}")
 
 
 def fuzz(
