@@ -125,3 +125,28 @@ def test_check_again_reruns_redraws_and_keeps_open_hints() -> None:
     again().click()
     assert calls == [1, 1] and report.passed and not report.running
     assert "2/2 checks pass" in " ".join(w.value for w in walk(report._box) if isinstance(w, widgets.HTML))
+
+
+def test_only_a_slow_first_check_shows_a_progress_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chapter 01's check answers at once: no extra output in its cell (nbval compares it)."""
+    import IPython.display
+
+    from workbook import checking
+
+    shown: list[object] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(obj)
+
+    monkeypatch.setattr(checking, "_in_ipython", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: shown.append(obj) or Handle())
+    status = checking._Status()
+    status.update(1, 10)
+    assert shown == [], "a check that is still fast shows nothing"
+    status.started -= checking._Status.SHOW_AFTER
+    status.update(2, 10)
+    status.update(3, 10)
+    assert len(shown) == 2 and "3/10" in shown[-1].data  # type: ignore[attr-defined]
+    status.clear()
+    assert shown[-1].data == ""  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -80,13 +81,20 @@ def check(what: str | int) -> Report | None:
 
 
 class _Status:
-    """A one-line "checking 3/10…" that a slow chapter (07 boots processes) shows while it runs."""
+    """A one-line "checking 3/10…" that a slow chapter (07 boots processes) shows while it runs.
+
+    Only once a run has taken ``SHOW_AFTER`` seconds: a fast chapter's cell gets no flicker
+    and no extra output (nbval compares chapter 01's check cell).
+    """
+
+    SHOW_AFTER = 1.5
 
     def __init__(self) -> None:
         self.handle: Any = None
+        self.started = time.monotonic()
 
     def update(self, done: int, total: int) -> None:
-        if not _in_ipython():
+        if not _in_ipython() or (self.handle is None and time.monotonic() - self.started < self.SHOW_AFTER):
             return
         from IPython.display import HTML, display
 
@@ -97,6 +105,7 @@ class _Status:
             self.handle.update(text)
 
     def clear(self) -> None:
+        self.started = time.monotonic()  # "check again" starts a new run
         if self.handle is not None:
             from IPython.display import HTML
 
