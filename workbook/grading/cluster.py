@@ -6,10 +6,14 @@ exactly as the local pool does: the client sends the snapshot taken at the start
 worker uses the same checks and runtime, whatever is installed there) and each learner's
 copy as bytes (workers need no shared disk); on the worker, a ``pool._Slot`` runs the usual
 grading worker process, with the same sandbox, so a notebook that kills its grading process
-kills only that process: the Dask worker reports the verdict and nothing is retried. If a
-Dask worker is lost anyway (the machine's OOM killer), the notebook gets a verdict saying so;
-start the scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` so such a task is
-not tried again on the other workers.
+kills only that process: the Dask worker reports the verdict and nothing is retried.
+
+A notebook that kills the Dask worker itself (possible only without the sandbox) is attempted
+once, whatever the scheduler's ``allowed-failures``: each task sets a Dask ``Event`` named after
+it just before the learner's code starts, and a retried task that finds its event set returns
+"the worker died while grading this notebook" without running anything. The scheduler's own
+retries are still needed, for the innocent tasks queued on the lost worker: so do NOT set
+``allowed-failures`` to 0 (that would fail them too).
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from workbook.grading.limits import Limits, Task, failing
 from workbook.grading.pool import Done, _Slot
@@ -36,15 +40,22 @@ from workbook.results import Result
 
 _slots: dict[tuple[str, int], _Slot] = {}  # (snapshot digest, thread) → this Dask worker's grading process
 _lock = threading.Lock()
+LOST = "the Dask worker grading this notebook died while it ran (did a cell kill it?); it was not retried"
 
 
-def pack(folder: Path) -> bytes:
-    """A learner's copy as a zip in memory (stored, not compressed: notebooks are small)."""
+def pack(folder: Path, known: dict[Path, bytes] | None = None) -> bytes:
+    """A learner's copy as a zip in memory (stored, not compressed: notebooks are small); ``known``:
+    files already read (the notebooks), taken from memory rather than read again."""
+    known = known or {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.is_symlink():
-                archive.write(path, path.relative_to(folder).as_posix())
+                name = path.relative_to(folder).as_posix()
+                if path in known:
+                    archive.writestr(name, known[path])
+                else:
+                    archive.write(path, name)
     return buffer.getvalue()
 
 
@@ -57,10 +68,27 @@ def _slot(shared: tuple[Snapshot, Limits, str]) -> _Slot:
         return slot
 
 
+def _first_attempt(name: str | None) -> bool:
+    """True the first time a task gets here; False when the scheduler retries it after its worker died
+    while it ran (the event outlives the worker: it lives on the scheduler)."""
+    if name is None:
+        return True
+    from distributed import Event
+
+    event = Event(name)
+    if event.is_set():
+        return False
+    event.set()
+    return True
+
+
 def grade_remote(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner: str, files: bytes | None,
-                 notebook: str | None, why_missing: str) -> list[Result]:  # fmt: skip
+                 notebook: str | None, why_missing: str, attempt: str | None = None) -> list[Result]:  # fmt: skip
     """Runs on a Dask worker: unpack the learner's copy, grade one notebook, return its results."""
     limits = shared[1]
+    if notebook is not None and not _first_attempt(attempt):
+        return failing(chapter, LOST)
+    content = None
     with tempfile.TemporaryDirectory(prefix="workbook-dask-") as tmp:
         folder = Path(tmp) / "learner"
         folder.mkdir()
@@ -72,9 +100,12 @@ def grade_remote(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner
                         continue
                     target = folder.joinpath(*name.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(archive.read(info))
+                    data = archive.read(info)
+                    target.write_bytes(data)
+                    if info.filename == notebook:
+                        content = data  # the worker need not read it back
         path = str(folder.joinpath(*PurePosixPath(notebook).parts)) if notebook else None
-        task = Task(learner, chapter.id, path, why_missing, str(folder))
+        task = Task(learner, chapter.id, path, why_missing, str(folder), content=content)
         slot = _slot(shared)
         try:
             outcome = slot.run(task, limits.total_timeout + 60)
@@ -91,29 +122,41 @@ def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter]
 
     if not tasks:
         return
+    run = uuid.uuid4().hex[:12]
     with Client(address, timeout=60) as client:
         [shared] = client.scatter([(snap, limits, digest(snap))], broadcast=True, hash=False)
-        packed: dict[str, Any] = {}
+        # Each learner's files go inside their tasks, not scattered: scattered data lives on one worker,
+        # and a worker that dies would take every task that needs it down with it.
+        packed: dict[str, bytes] = {}
         futures = {}
-        for task in tasks:
+        events: list[str] = []
+        for index, task in enumerate(tasks):
             files = None
             rel = None
             if task.folder is not None:
                 if task.folder not in packed:
-                    [packed[task.folder]] = client.scatter([pack(Path(task.folder))], hash=False)
+                    mine = {Path(t.notebook): t.content for t in tasks
+                            if t.folder == task.folder and t.notebook and t.content is not None}  # fmt: skip
+                    packed[task.folder] = pack(Path(task.folder), mine)
                 files = packed[task.folder]
                 rel = Path(task.notebook).relative_to(task.folder).as_posix() if task.notebook else None
+            events.append(f"workbook-grade-{run}-{index}")
             future = client.submit(grade_remote, shared, chapters[task.chapter], task.learner, files, rel,
-                                   task.why_missing, pure=False, retries=0)  # fmt: skip
+                                   task.why_missing, events[-1], pure=False, retries=0)  # fmt: skip
             futures[future] = task
         for future in as_completed(list(futures)):
             task = futures[future]
             try:
                 results = list(future.result())
-            except Exception as exc:  # KilledWorker: the machine lost the worker while it graded this notebook
-                why = f"the cluster worker grading this notebook was lost ({exc.__class__.__name__}); not retried"
+            except Exception as exc:  # KilledWorker: workers kept dying (the OOM killer?) while it was queued
+                why = f"the cluster could not grade this notebook ({exc.__class__.__name__}: {exc})"
                 results = failing(chapters[task.chapter], why)
             done(task, results)
+        from distributed import Event
+
+        for name in events:  # the scheduler forgets them
+            with contextlib.suppress(Exception):
+                Event(name, client).clear()
 
 
 def _free_port() -> int:
@@ -123,13 +166,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_cluster(workers: int) -> Iterator[str]:
+def local_cluster(workers: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """A scheduler and ``workers`` single-threaded workers on 127.0.0.1, all stopped afterwards
-    (the cluster test and the benchmark; an instructor starts real ones, see README)."""
+    (the cluster test and the benchmark; an instructor starts real ones, see README). The scheduler
+    keeps Dask's default ``allowed-failures``, as an instructor's would."""
     dask = Path(sys.executable).with_name("dask")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    env = {**os.environ, **(env or {})}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "start_new_session": True}
     procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], **quiet)]  # type: ignore[call-overload]  # fmt: skip

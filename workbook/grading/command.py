@@ -89,17 +89,21 @@ def grade_all(
     with tempfile.TemporaryDirectory(prefix="workbook-grade-") as scratch:
         for index, (name, src) in enumerate(who.items()):
             copy = Path(scratch) / f"learner{index:04d}"
-            notes[name] = copy_in(src, copy)
+            copied = copy_in(src, copy)
+            notes[name] = copied.skipped
             for cid, chapter in chapters.items():
                 nb = find_notebook(copy, chapter)
-                content = nb.read_bytes() if nb else b"<missing>"
+                data = copied.notebooks.get(nb) if nb else None
+                if nb and data is None:  # not expected: find_notebook looks only at what was copied
+                    data = nb.read_bytes()
+                content = data if data is not None else b"<missing>"
                 keys[name, cid] = hashlib.sha256(f"{key_base}|{cid}|".encode() + content).hexdigest()
                 hit = cache.get(f"{name}/{cid}")
                 if hit and hit.get("key") == keys[name, cid]:
                     graded[name, cid] = [Result(**r) for r in hit["results"]]
                     continue
                 why = f"no {chapter.stem}.ipynb in this submission (chapter {cid} missing)"
-                tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy), hide))
+                tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy), hide, data))
         bar = _Progress(len(tasks), quiet)
         if not quiet:
             reused = len(keys) - len(tasks)

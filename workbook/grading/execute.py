@@ -45,6 +45,23 @@ class Execution:
     seconds: float = 0.0
 
 
+def read_notebook(path: Path, content: bytes | None = None) -> Any:
+    """The grader's one way to get a notebook: parse ``content`` (the bytes read when the learner was
+    copied) when given, else read ``path`` (``workbook check --notebook``). Errors as ``notebooks.read``."""
+    if content is None:
+        return notebooks.read(path)
+    try:
+        data = json.loads(content.decode("utf-8"), object_hook=notebooks.Notebook)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise notebooks.NotebookError(f"{path} is not a valid notebook (not JSON): {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or data.get("nbformat") != 4:
+        raise notebooks.NotebookError(f"{path} is not a version-4 Jupyter notebook (no 'cells' list)")
+    for cell in data["cells"]:
+        if isinstance(cell, dict) and isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return data
+
+
 def _targets_from(stdout: str) -> dict[str, str]:
     for line in stdout.splitlines():
         if line.startswith("WORKBOOK_TARGETS="):
@@ -139,6 +156,7 @@ def executed(
     wrap: Wrap | None = None,
     connection_dir: Path | None = None,
     nb: Any = None,
+    kernel: Callable[[], _Kernel] | None = None,
 ) -> Iterator[Execution]:
     """Run every code cell in order in a new kernel, keep going after errors, and
     keep the kernel (and the apps it serves) alive while the caller checks them.
@@ -146,14 +164,18 @@ def executed(
     ``memory_mb`` caps what the kernel may allocate, ``env`` adds to its environment,
     ``on_start`` receives its process id (the grader kills it if all else fails),
     ``wrap`` turns the kernel's command into a sandboxed one, ``nb`` is the notebook
-    when the caller has read it already (each notebook is read once).
+    when the caller has read it already (each notebook is read once), ``kernel`` returns a
+    kernel the caller started ahead (the grader starts the next notebook's while this one is
+    checked); the arguments that start one are then unused.
     """
     nb = nb if nb is not None else notebooks.read(path)
     result = Execution()
-    started = time.monotonic()
     general: list[str] = []
     teardown: list[str] = []
-    kernel = _Kernel(path.parent.resolve(), env, memory_mb, on_start, wrap, connection_dir)
+    if kernel is None:
+        kernel = lambda: _Kernel(path.parent.resolve(), env, memory_mb, on_start, wrap, connection_dir)  # noqa: E731
+    started = time.monotonic()
+    running = kernel()
     try:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -166,11 +188,11 @@ def executed(
             if left <= 0:
                 result.fatal = f"the notebook ran past its {total_timeout:.0f} s limit at cell {index}"
                 break
-            error, _, timed_out = kernel.run(cell.source, min(cell_timeout, left))
-            if not kernel.alive():
+            error, _, timed_out = running.run(cell.source, min(cell_timeout, left))
+            if not running.alive():
                 result.fatal = f"the kernel died while running cell {index} (os._exit, a crash or out of memory?)"
                 break
-            if kernel.stuck:
+            if running.stuck:
                 result.fatal = f"cell {index} ran past its time limit and ignored the interrupt; the kernel was stopped"
                 break
             if timed_out:
@@ -183,7 +205,7 @@ def executed(
             else:
                 general.append(f"cell {index} failed: {error}")
         if result.fatal is None:
-            _, out, _ = kernel.run(_PROBE, 10)
+            _, out, _ = running.run(_PROBE, 10)
             result.targets = _targets_from(out)
         if general:
             for ex in notebooks.exercise_cells(nb):
@@ -192,9 +214,9 @@ def executed(
         yield result
         if result.fatal is None:
             for source in teardown:
-                kernel.run(source, 10)
+                running.run(source, 10)
     finally:
-        kernel.close()
+        running.close()
 
 
 def verdicts(
@@ -206,22 +228,29 @@ def verdicts(
     on_start: Callable[[int], None] | None = None,
     wrap: Wrap | None = None,
     connection_dir: Path | None = None,
+    content: bytes | None = None,
+    kernel: Callable[[], _Kernel] | None = None,
+    after_run: Callable[[], None] | None = None,
 ) -> list[Result]:
     """Notebook → one result per check: the one function behind ``workbook check --notebook``,
     the local pool and the cluster. Never raises for anything the notebook does: a notebook
-    that cannot be read or run fails every check with the reason."""
+    that cannot be read or run fails every check with the reason. ``content``: the notebook's
+    bytes, already read; ``kernel``: see ``executed``; ``after_run`` is called once the cells
+    have run, before the checks (the grader starts the next kernel then)."""
     from workbook.attempts import classify, untouched_in_notebook
     from workbook.runner import run_checks
 
     exercises = exercises or list(chapter.exercises)
     lim = limits or Limits()
     try:
-        nb = notebooks.read(path)
+        nb = read_notebook(path, content)
     except notebooks.NotebookError as exc:
         return failing(chapter, f"could not read the notebook: {str(exc).replace(str(path), path.name)}", exercises)
     try:
         with executed(path, lim.cell_timeout, lim.total_timeout, lim.memory_mb, env, on_start, wrap,
-                      connection_dir, nb) as run:  # fmt: skip
+                      connection_dir, nb, kernel) as run:  # fmt: skip
+            if after_run is not None:
+                after_run()
             if run.fatal:
                 results = failing(chapter, run.fatal, exercises)
             else:

@@ -30,6 +30,7 @@ class Task:
     why_missing: str = ""
     folder: str | None = None  # the learner's copy: the one folder their kernel may see and change
     hide: tuple[str, ...] = ()  # the instructor's folders (submissions, output, home): never visible to learner code
+    content: bytes | None = None  # the notebook's bytes, read once while the learner was copied
 
 
 def failing(

@@ -29,6 +29,7 @@ from workbook.registry import Chapter
 from workbook.results import Result
 
 Done = Callable[[Task, list[Result]], None]
+Outcome = Callable[[Task, list[Result] | str], None]  # results, or why the worker had to be stopped
 
 
 def _kill_group(pid: int | None) -> None:
@@ -85,22 +86,65 @@ class _Slot:
         self.proc = self.conn = None
 
     def run(self, task: Task, deadline: float) -> list[Result] | str:
-        """The results, or why the worker had to be stopped."""
-        if not self._alive():
-            self._stop(None)
-            self._start()
-        assert self.conn is not None
-        kernel: int | None = None
-        self.conn.send(task)
+        """The results, or why the worker had to be stopped (one task: the cluster's way)."""
+        outcomes: list[list[Result] | str] = []
+        self.serve(iter([task]).__next__, deadline, lambda _, outcome: outcomes.append(outcome))
+        return outcomes[0]
+
+    def serve(self, take: Callable[[], Task], deadline: float, done: Outcome) -> None:
+        """Grade the tasks ``take`` hands out (until it raises), two in flight: while the worker grades
+        one, the next waits there, so its kernel starts while the first one is checked. If the worker
+        dies, the notebook it was running gets the verdict; the waiting one goes to a fresh worker."""
+        flight: list[tuple[int, Task]] = []  # sent, in order; the first one is running
+        kernels: dict[int, int] = {}  # seq → its kernel's pid
+        seq = 0
         started = time.monotonic()
+        retry: list[Task] = []
+        while True:
+            while len(flight) < 2:
+                try:
+                    task = retry.pop(0) if retry else take()
+                except (StopIteration, queue.Empty):
+                    break
+                try:
+                    if not self._alive():
+                        self._stop(None)
+                        self._start()
+                        started = time.monotonic()
+                    assert self.conn is not None
+                    seq += 1
+                    self.conn.send((seq, task))
+                except Exception as exc:  # the worker could not even start: report, keep going
+                    self._stop(None)
+                    done(task, f"the grader failed on this notebook: {exc.__class__.__name__}: {exc}")
+                    continue
+                flight.append((seq, task))
+            if not flight:
+                return
+            outcome = self._wait(flight[0][0], kernels, started, deadline)
+            done(flight.pop(0)[1], outcome)
+            started = time.monotonic()
+            if isinstance(outcome, str):  # the worker is gone: kill what it started, resend the waiting one
+                for pid in kernels.values():
+                    _kill_group(pid)
+                kernels.clear()
+                retry = [task for _, task in flight]  # it never ran a cell
+                flight.clear()
+
+    def _wait(self, seq: int, kernels: dict[int, int], started: float, deadline: float) -> list[Result] | str:
+        """Task ``seq``'s results, or why the worker had to be stopped (then it is)."""
+        assert self.conn is not None
         while True:
             try:
                 if self.conn.poll(0.5):
-                    kind, value = self.conn.recv()
+                    kind, (which, value) = self.conn.recv()
                     if kind == "kernel":
-                        kernel = int(value)
+                        kernels[which] = int(value)
                         continue
-                    return list(value)
+                    kernels.pop(which, None)
+                    if which == seq:
+                        return list(value)
+                    continue
             except (EOFError, OSError):
                 # The worker's end closed: it is exiting. A killed process closes its sockets a moment
                 # before it can be reaped, and poll() answers at once from now on: wait for the exit
@@ -109,10 +153,10 @@ class _Slot:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(5)
             if not self._alive():
-                self._stop(kernel)
+                self._stop(kernels.get(seq))
                 return "the grading process was killed while this notebook ran (did a cell kill its parent?)"
             if time.monotonic() - started > deadline:
-                self._stop(kernel)
+                self._stop(kernels.get(seq))
                 return f"grading took longer than {deadline:.0f} s in total and was stopped"
 
     def close(self) -> None:
@@ -139,20 +183,12 @@ def run_all(
 
     def slot_loop() -> None:
         slot = _Slot(snap, limits)
+
+        def finished(task: Task, outcome: list[Result] | str) -> None:
+            done(task, failing(chapters[task.chapter], outcome) if isinstance(outcome, str) else outcome)
+
         try:
-            while True:
-                try:
-                    task = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    outcome = slot.run(task, deadline)
-                except Exception as exc:  # the worker could not even start: report, keep going
-                    outcome = f"the grader failed on this notebook: {exc.__class__.__name__}: {exc}"
-                    slot._stop(None)
-                if isinstance(outcome, str):
-                    outcome = failing(chapters[task.chapter], outcome)
-                done(task, outcome)
+            slot.serve(todo.get_nowait, deadline, finished)
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
         finally:

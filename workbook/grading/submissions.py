@@ -2,7 +2,9 @@
 
 Each learner is copied once into the grader's scratch folder (regular files and safe
 zip members only: no symlinks, no ``..``, nothing over ``MAX_FILE``); everything after
-that works on the copy, so grading leaves the submissions byte-identical.
+that works on the copy, so grading leaves the submissions byte-identical. The notebooks'
+bytes are kept from that one read (``Copied.notebooks``): the cache key and the worker use
+them, so no notebook is read again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from workbook import registry
@@ -31,9 +34,22 @@ def learners(folder: Path) -> dict[str, Path]:
     return found
 
 
-def copy_in(source: Path, into: Path) -> list[str]:
-    """Copy a learner's regular files (or safe zip members) into ``into``; return what was skipped."""
-    skipped: list[str] = []
+@dataclass
+class Copied:
+    skipped: list[str] = field(default_factory=list)  # what was not copied, and why
+    notebooks: dict[Path, bytes] = field(default_factory=dict)  # each copied .ipynb → its bytes
+
+
+def _put(target: Path, data: bytes, copied: Copied) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    if target.suffix == ".ipynb":
+        copied.notebooks[target] = data
+
+
+def copy_in(source: Path, into: Path) -> Copied:
+    """Copy a learner's regular files (or safe zip members) into ``into``, each read once."""
+    copied = Copied()
     into.mkdir(parents=True)
     if source.is_dir():
         for path in source.rglob("*"):
@@ -41,11 +57,14 @@ def copy_in(source: Path, into: Path) -> list[str]:
             if path.is_symlink() or not path.is_file() or any(s in str(rel) for s in SKIP):
                 continue
             if path.stat().st_size > MAX_FILE:
-                skipped.append(f"{rel} (over {MAX_FILE >> 20} MB)")
+                copied.skipped.append(f"{rel} (over {MAX_FILE >> 20} MB)")
                 continue
-            (into / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, into / rel)
-        return skipped
+            if path.suffix == ".ipynb":
+                _put(into / rel, path.read_bytes(), copied)
+            else:
+                (into / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, into / rel)
+        return copied
     try:
         with zipfile.ZipFile(source) as archive:
             for info in archive.infolist():
@@ -53,15 +72,18 @@ def copy_in(source: Path, into: Path) -> list[str]:
                 if info.is_dir() or name.is_absolute() or ".." in name.parts or any(s in info.filename for s in SKIP):
                     continue
                 if info.file_size > MAX_FILE:
-                    skipped.append(f"{name} (over {MAX_FILE >> 20} MB)")
+                    copied.skipped.append(f"{name} (over {MAX_FILE >> 20} MB)")
                     continue
                 target = into.joinpath(*name.parts)
+                if target.suffix == ".ipynb":
+                    _put(target, archive.read(info), copied)
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 2**20)
     except (zipfile.BadZipFile, OSError) as exc:
-        skipped.append(f"{source.name} is not a readable zip: {exc}")
-    return skipped
+        copied.skipped.append(f"{source.name} is not a readable zip: {exc}")
+    return copied
 
 
 def find_notebook(folder: Path, chapter: registry.Chapter) -> Path | None:
