@@ -29,7 +29,7 @@ from workbook.grading import gradebook, sandbox
 from workbook.grading.limits import Limits, Task
 from workbook.grading.pool import run_all
 from workbook.grading.snapshot import digest, take_snapshot
-from workbook.grading.submissions import copy_in, file_hashes, find_notebook, learners
+from workbook.grading.submissions import copy_in, file_stamps, find_notebook, learners
 from workbook.results import Result
 
 GRADER_VERSION = "2"
@@ -81,7 +81,7 @@ def grade_all(
         cache = {}
     who = learners(submissions)
     hide = (str(submissions.resolve()), str(out.resolve()), str(Path.home()))
-    before = {name: file_hashes(src) for name, src in who.items()}
+    before = {name: file_stamps(src) for name, src in who.items()}
     graded: dict[tuple[str, str], list[Result]] = {}
     notes: dict[str, list[str]] = {}
     tasks: list[Task] = []
@@ -125,7 +125,7 @@ def grade_all(
     }
     cache_path.write_text(json.dumps(cache), encoding="utf-8")
     by_learner = {name: [r for cid in chapters for r in graded[name, cid]] for name in who}
-    changed = [name for name, src in who.items() if file_hashes(src) != before[name]]
+    changed = [name for name, src in who.items() if file_stamps(src) != before[name]]
     for name in changed:  # never expected: say it loudly rather than hide it
         notes[name].append("WARNING: this submission's files changed while it was being graded")
     if take_snapshot(root) != snap:
