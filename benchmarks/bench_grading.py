@@ -14,7 +14,9 @@ projection to 30 learners × 7 chapters. Ratios are measured in the same run bec
 the machine is shared; absolute seconds move with its load.
 
 With ``--cluster`` it then grades the same notebooks on a local Dask cluster of one worker and
-of two (``workbook grade --cluster``; loopback, single-threaded workers) and prints the speed-up.
+of two (``workbook grade --cluster``; loopback, single-threaded workers) and prints the speed-up,
+next to the machine's own bound measured in the same run: plain nbconvert one notebook at a time
+against two at a time (on a shared 2-core machine two workers cannot gain more than that).
 
     .venv/bin/python benchmarks/bench_grading.py [--learners 30] [--workers 2] [--cluster]
 """
@@ -114,7 +116,10 @@ def main() -> int:
         t_plain = nbconvert_all(paths, args.workers, base / "nbconvert")
         shutil.rmtree(base / "nbconvert", ignore_errors=True)
         t_cluster: dict[int, float] = {}
+        t_serial = 0.0
         if args.cluster:
+            t_serial = nbconvert_all(paths, 1, base / "nbconvert")
+            shutil.rmtree(base / "nbconvert", ignore_errors=True)
             from workbook.grading.cluster import local_cluster
 
             for size in (1, 2):
@@ -135,6 +140,8 @@ def main() -> int:
         print(f"cluster, {size} worker{'s' if size > 1 else ' '}       {took:7.1f} s   {took / n:5.2f} s per notebook")
     if t_cluster:
         print(f"cluster speed-up 2 vs 1 {t_cluster[1] / t_cluster[2]:7.2f}×  (same verdicts as the local run)")
+        print(f"nbconvert, 1 at a time  {t_serial:7.1f} s")
+        print(f"bound: nbconvert 2 vs 1 {t_serial / t_plain:7.2f}×  (what two parallel runs gain on this machine now)")
     why = sandbox.unavailable()
     print("kernels sandboxed with bubblewrap" if why is None else f"kernels NOT sandboxed: {why}")
     projected = t_grade / n * 30 * 7
