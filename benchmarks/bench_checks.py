@@ -1,6 +1,7 @@
 """How fast is feedback? Medians over repeated runs, in one invocation.
 
     .venv/bin/python benchmarks/bench_checks.py [--chapter 01] [--repeat 5]
+    .venv/bin/python benchmarks/bench_checks.py --all [--repeat 3]   # one table, every chapter
 
 Measures, for one chapter's solution notebook:
   1. check() inside a live kernel (the learner's "check" cell)         target ≤ 300 ms
@@ -91,12 +92,8 @@ def serve_cycle(repeat: int) -> list[float]:
     return timed(cycle, repeat * 20)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chapter", default="01")
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    chapter = registry.chapter(args.chapter, ROOT)
+def terminal_and_baseline(chapter: registry.Chapter, repeat: int) -> tuple[list[float], list[float]]:
+    """`workbook check --notebook` and plain nbconvert, interleaved so machine load affects both alike."""
     bin_dir = Path(sys.executable).parent
     out = Path(tempfile.mkdtemp()) / "executed.ipynb"
     terminal = [str(bin_dir / "workbook"), "check", chapter.id, "--notebook", str(chapter.solution)]
@@ -106,12 +103,40 @@ def main() -> None:
     def run(cmd: list[str]) -> None:
         subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
 
-    print(f"chapter {chapter.id}, {args.repeat} runs each (medians)…", flush=True)
-    # interleave terminal and baseline runs so machine load affects both alike
-    term_runs, base_runs = [], []
-    for _ in range(args.repeat):
+    term_runs: list[float] = []
+    base_runs: list[float] = []
+    for _ in range(repeat):
         term_runs += timed(lambda: run(terminal), 1)
         base_runs += timed(lambda: run(baseline), 1)
+    return term_runs, base_runs
+
+
+def every_chapter(repeat: int) -> None:
+    """One row per chapter: in-kernel check(), the terminal check, the nbconvert baseline, their ratio."""
+    med = statistics.median
+    print(f"{repeat} runs each (medians), seconds", flush=True)
+    print(f"{'chapter':8} {'check()':>9} {'min–max':>12} {'terminal':>9} {'nbconvert':>10} {'ratio':>6}", flush=True)
+    for chapter in registry.chapters(ROOT):
+        kernel_runs = in_kernel_check(chapter, repeat)
+        term_runs, base_runs = terminal_and_baseline(chapter, repeat)
+        term, base = med(term_runs), med(base_runs)
+        spread = f"{min(kernel_runs):.2f}–{max(kernel_runs):.2f}"
+        print(f"{chapter.id:8} {med(kernel_runs):9.2f} {spread:>12} {term:9.2f} {base:10.2f} {term / base:6.2f}",
+              flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chapter", default="01")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--all", action="store_true", help="every chapter, one table (no serve() cycle)")
+    args = parser.parse_args()
+    if args.all:
+        every_chapter(args.repeat)
+        return
+    chapter = registry.chapter(args.chapter, ROOT)
+    print(f"chapter {chapter.id}, {args.repeat} runs each (medians)…", flush=True)
+    term_runs, base_runs = terminal_and_baseline(chapter, args.repeat)
     kernel_runs = in_kernel_check(chapter, args.repeat)
     cycle_runs = serve_cycle(args.repeat)
     med = statistics.median

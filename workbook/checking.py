@@ -30,6 +30,7 @@ def check(what: str | int) -> Report | None:
         print(f"check({what!r}) skipped: the grader checks this notebook from outside the kernel")
         return None
     from workbook.attempts import classify, untouched_in_kernel
+    from workbook.grading.limits import failing
     from workbook.runner import run_checks
     from workbook.serving import rebuild, running
 
@@ -53,12 +54,7 @@ def check(what: str | int) -> Report | None:
         try:
             rebuild(checked or None)
         except Exception as exc:  # the learner's latest cells do not build an app
-            why = f"building your app raised {exc.__class__.__name__}: {exc}"
-            results = [
-                Result(chapter.id, ex.id, c.behaviour, False, why, c.hint, c.test)
-                for ex in to_run
-                for c in ex.checks
-            ]
+            results = failing(chapter, f"building your app raised {exc.__class__.__name__}: {exc}", to_run)
         else:
             targets = running()
             checked[:] = checked or list(targets)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import httpx
@@ -22,6 +24,8 @@ from workbook.results import Result
 from workbook.testing import Mismatch
 
 CHECK_TIMEOUT = 5.0
+INDEPENDENT = "independent"  # @pytest.mark.independent: a check that may run beside the others so marked
+MAX_AT_ONCE = 8
 
 
 class NotServed(Exception):
@@ -48,7 +52,15 @@ def _explain(exc: BaseException, targets: dict[str, str]) -> str:
 
 
 class _Plugin:
-    """Gives checks their clients and records one outcome per test function."""
+    """Gives checks their clients and records one outcome per test function.
+
+    Checks marked ``independent`` (they share no state with any other check and time nothing
+    that another check's load could disturb) run first, side by side in threads; the rest then
+    run one at a time as pytest runs them. Outcomes are keyed by test name, so the order in which
+    checks finish changes nothing in the results.
+    """
+
+    FIXTURES = frozenset({"app", "served"})  # what an independent check may ask for
 
     def __init__(self, targets: dict[str, str], progress: Callable[[int], None] | None = None) -> None:
         self.targets = targets
@@ -56,6 +68,7 @@ class _Plugin:
         self.outcomes: dict[str, tuple[bool, str]] = {}
         self.clients: dict[str, httpx.Client] = {}
         self.stuck: set[str] = set()  # apps that timed out once: later checks fail fast
+        self.lock = threading.Lock()  # independent checks record outcomes from threads
 
     def client_for(self, name: str) -> httpx.Client:
         url = self.targets.get(name)
@@ -71,9 +84,10 @@ class _Plugin:
                 f"run the cell that calls serve({'app' if name == 'app' else '...'}"
                 f"{'' if name == 'app' else f', name={name!r}'})"
             )
-        if name not in self.clients:  # one client per app for the whole run
-            self.clients[name] = http.client(url, timeout=CHECK_TIMEOUT)
-        return self.clients[name]
+        with self.lock:
+            if name not in self.clients:  # one client per app for the whole run (httpx.Client is thread-safe)
+                self.clients[name] = http.client(url, timeout=CHECK_TIMEOUT)
+            return self.clients[name]
 
     @pytest.fixture
     def app(self) -> httpx.Client:
@@ -85,13 +99,14 @@ class _Plugin:
         """``served("upstream")``: a client for another app the notebook serves."""
         return self.client_for
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-        yield
-        name = getattr(item, "originalname", item.name)
-        if call.excinfo is not None and call.when in ("setup", "call"):
-            exc = call.excinfo.value
-            if isinstance(exc, pytest.skip.Exception):
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", f"{INDEPENDENT}: may run beside the chapter's other independent checks")
+
+    def record(self, name: str, exc: BaseException | None) -> None:
+        """One check's outcome: the first failure of a test function wins over a pass."""
+        with self.lock:
+            if exc is None:
+                self.outcomes.setdefault(name, (True, ""))
                 return
             if isinstance(exc, httpx.TimeoutException):
                 with contextlib.suppress(RuntimeError):  # which app was it?
@@ -101,8 +116,50 @@ class _Plugin:
             self.outcomes.setdefault(name, (False, message))
             if self.outcomes[name][0]:
                 self.outcomes[name] = (False, message)
+
+    def _runs_beside(self, item: pytest.Item) -> bool:
+        return (
+            isinstance(item, pytest.Function)
+            and item.get_closest_marker(INDEPENDENT) is not None
+            and set(item.fixturenames) <= self.FIXTURES
+        )
+
+    def _call(self, item: pytest.Function) -> None:
+        name = item.originalname
+        try:
+            fixtures = {"app": lambda: self.client_for("app"), "served": lambda: self.client_for}
+            item.obj(**{arg: fixtures[arg]() for arg in item.fixturenames})
+        except pytest.skip.Exception:
+            return
+        except Exception as exc:
+            self.record(name, exc)
+        else:
+            self.record(name, None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Run the independent checks together, then leave the others to pytest's own loop."""
+        beside = [item for item in session.items if self._runs_beside(item)]
+        if len(beside) < 2 or session.config.option.collectonly:
+            return
+        session.items[:] = [item for item in session.items if item not in beside]
+        with ThreadPoolExecutor(min(len(beside), MAX_AT_ONCE), thread_name_prefix="workbook-check") as pool:
+            for done in as_completed([pool.submit(self._call, item) for item in beside]):  # type: ignore[arg-type]
+                done.result()
+                if self.progress is not None:  # from this thread: a notebook display is not thread-safe
+                    self.progress(len(self.outcomes))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        yield
+        name = getattr(item, "originalname", item.name)
+        if call.excinfo is not None and call.when in ("setup", "call"):
+            exc = call.excinfo.value
+            if isinstance(exc, pytest.skip.Exception):
+                return
+            self.record(name, exc)
         elif call.when == "call":
-            self.outcomes.setdefault(name, (True, ""))
+            self.record(name, None)
         if call.when == "teardown" and self.progress is not None:
             self.progress(len(self.outcomes))
 
