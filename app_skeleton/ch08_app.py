@@ -23,7 +23,7 @@ from functools import cache
 from typing import Annotated, Any
 
 import jwt
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -105,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = make_engine(get_settings().database_url)
     app.state.sessions = sessionmaker(engine, expire_on_commit=False)
     yield
+    del app.state.sessions  # no session factory on a closed database
     engine.dispose()
 
 
@@ -118,6 +119,7 @@ def get_db(request: Request) -> Iterator[Session]:
 
 DB = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # SQLite's INTEGER: a larger id would be a 500, not a 422
 
 
 class CreateUser(BaseModel):
@@ -211,7 +213,7 @@ def me(user: CurrentUser) -> User:
 
 
 @app.get("/users/{user_id}", response_model=UserOut, responses={404: {"description": "No such user"}})
-def get_user(user_id: int, db: DB) -> User:
+def get_user(user_id: UserId, db: DB) -> User:
     user = db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "user not found")
@@ -220,7 +222,7 @@ def get_user(user_id: int, db: DB) -> User:
 
 @app.delete("/users/{user_id}", status_code=204, responses={403: {"description": "Not your account"},
                                                             404: {"description": "No such user"}})  # fmt: skip
-def delete_user(user_id: int, db: DB, current: CurrentUser) -> Response:
+def delete_user(user_id: UserId, db: DB, current: CurrentUser) -> Response:
     user = db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "user not found")

@@ -129,11 +129,12 @@ def _read(path: Path) -> str:
         return ""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def verdicts(app: httpx.Client, request: pytest.FixtureRequest) -> Callable[[str], dict[str | None, Outcome]]:
     """Exercise → its outcomes. On first use, every exercise this run selected is run at once."""
     selected = {item.name.split("_")[2] for item in request.session.items if item.name.startswith("test_suite_")}
-    cache: dict[str, dict[str | None, Outcome] | Mismatch] = {}
+    # One run of the checks is one pytest session: its outcomes are kept on it, never longer.
+    cache: dict[str, dict[str | None, Outcome] | Mismatch] = request.session.__dict__.setdefault("_workbook_08", {})
 
     def get(exercise: str) -> dict[str | None, Outcome]:
         if not cache:

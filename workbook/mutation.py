@@ -80,6 +80,8 @@ def child(folder, test_file):
     if not app_skeleton.__file__.startswith(folder):
         os._exit(3)
     rc = pytest.main([test_file, *FLAGS, "-p", PLUGIN, "--basetemp", os.path.join(folder, "tmp"), "--rootdir", folder])
+    sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(int(rc))
 
 def run(job):
