@@ -1,0 +1,13 @@
+"""gunicorn's configuration for the service: chapter 07's answers in one file.
+
+gunicorn -c app_skeleton/service/gunicorn.conf.py app_skeleton.service.main:app
+"""
+
+import os
+
+worker_class = "uvicorn_worker.UvicornWorker"  # uvicorn.workers is deprecated (chapter 07.2)
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))  # the deployment decides (about one per core)
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # PORT: what platforms (and the checks) set
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # a stuck worker is replaced (chapter 07.3)
+graceful_timeout = 10  # after SIGTERM, time to finish in-flight requests
+accesslog = "-"
