@@ -7,7 +7,8 @@ import os
 
 worker_class = "uvicorn_worker.UvicornWorker"  # uvicorn.workers is deprecated (chapter 07.2)
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))  # the deployment decides (about one per core)
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # PORT: what platforms (and the checks) set
+# PORT: what hosting platforms (and the tests, through start_process) set; HOST=127.0.0.1 for a laptop
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # a stuck worker is replaced (chapter 07.3)
 graceful_timeout = 10  # after SIGTERM, time to finish in-flight requests
 accesslog = "-"

@@ -44,7 +44,8 @@ def gunicorn(database_url: str, mailbox: Mailbox, workers: int = 2) -> ProcessSe
         "HOST": "127.0.0.1",  # PORT is set by start_process
         "SMTP_PORT": str(mailbox.port),
     }
-    return start_process([sys.executable, "-m", *image.argv], "service", env=env, cwd=ROOT, ready_path="/ready", timeout=30)
+    argv = [sys.executable, "-m", *image.argv]  # this venv's gunicorn
+    return start_process(argv, "service", env=env, cwd=ROOT, ready_path="/ready", timeout=30)
 
 
 @pytest.fixture
