@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from app_skeleton.auth import create_access_token
@@ -126,3 +127,31 @@ def test_an_unexpected_error_is_a_json_500_with_an_error_id(client: TestClient) 
     quiet = TestClient(client.app, raise_server_exceptions=False)
     response = quiet.get("/users/me", headers={"Authorization": "Bearer x"})
     assert response.status_code == 500 and "hunter2" not in response.text and len(response.json()["error_id"]) == 32
+
+
+def test_ready_asks_the_upstream_through_the_shared_client(make_settings: Callable[..., Settings]) -> None:
+    from fastapi import FastAPI
+
+    from workbook.serving import serve
+
+    upstream = FastAPI()
+    calls: list[str] = []
+
+    @upstream.get("/status")
+    async def status(request: Request) -> dict[str, str]:
+        calls.append(request.headers.get("user-agent", ""))
+        return {"status": "ok"}
+
+    server = serve(upstream, name="upstream-for-ready")
+    try:
+        for url, wanted in ((server.url + "/status", 200), (server.url + "/missing", 503)):
+            app = create_app()
+            settings = make_settings(upstream_url=url)
+            app.dependency_overrides[get_settings] = lambda settings=settings: settings
+            with TestClient(app) as client:
+                assert client.get("/ready").status_code == wanted
+                assert client.app.state.http.is_closed is False  # type: ignore[attr-defined]
+            assert app.state.http.is_closed  # the lifespan closed the shared client at shutdown
+        assert calls and all(agent.startswith("python-httpx/") for agent in calls)
+    finally:
+        server.stop()
