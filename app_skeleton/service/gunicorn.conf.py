@@ -12,3 +12,6 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # a stuck worker is replaced (chapter 07.3)
 graceful_timeout = 10  # after SIGTERM, time to finish in-flight requests
 accesslog = "-"
+# gunicorn 27 opens a control socket (~/.gunicorn/gunicorn.ctl) unasked (chapter 07); this service is
+# managed by signals, and two masters sharing a home would share that path.
+control_socket_disable = True

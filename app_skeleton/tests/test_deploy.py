@@ -81,3 +81,4 @@ def test_gunicorn_workers_share_the_migrated_database(served: ProcessServer, mai
     ).json()["access_token"]
     me = httpx.get(served.url + "/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert me.json() == responses[0].json()  # written through one worker, read through any
+    assert "Control socket" not in served.log_text()  # disabled in gunicorn.conf.py
