@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.requests import Request
 
-from app_skeleton.service.settings import Settings
+from .settings import Settings
 
 
 def is_sqlite(url: str) -> bool:

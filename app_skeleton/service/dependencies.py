@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app_skeleton.auth import verify_jwt
 from app_skeleton.mail import EmailClient
-from app_skeleton.service.database import get_session
-from app_skeleton.service.models import User
-from app_skeleton.service.settings import Settings, get_settings
+
+from .database import get_session
+from .models import User
+from .settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-logger = logging.getLogger("app_skeleton.service")
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):

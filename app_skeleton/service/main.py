@@ -20,11 +20,12 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app_skeleton.mail import EmailClient
-from app_skeleton.service import errors
-from app_skeleton.service.database import make_engine
-from app_skeleton.service.ratelimit import RateLimiter
-from app_skeleton.service.routers import auth, health, users
-from app_skeleton.service.settings import Settings, get_settings
+
+from . import errors
+from .database import make_engine
+from .ratelimit import RateLimiter
+from .routers import auth, health, users
+from .settings import Settings, get_settings
 
 
 @contextlib.asynccontextmanager

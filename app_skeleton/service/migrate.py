@@ -1,7 +1,7 @@
 """``alembic upgrade head`` from Python: the deploy step, run before gunicorn starts.
 
     python -m app_skeleton.service.migrate            # DATABASE_URL from the environment
-    alembic -c app_skeleton/alembic.ini upgrade head  # the same, with Alembic's command
+    alembic -c app_skeleton/service/alembic.ini upgrade head  # the same, with Alembic's command
 
 Run it once per deployment, not in each worker's start-up: several workers migrating the same
 database at once race each other. ``upgrade`` runs its own event loop (``asyncio.run`` in
@@ -16,7 +16,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+INI = Path(__file__).resolve().parent / "alembic.ini"  # script_location: migrations/ next to it
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -15,8 +15,9 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 
 from app_skeleton.auth import verify_jwt
-from app_skeleton.service.errors import RateLimitExceeded
-from app_skeleton.service.settings import Settings, get_settings
+
+from .errors import RateLimitExceeded
+from .settings import Settings, get_settings
 
 
 def client_key(request: Request, settings: Settings) -> str:

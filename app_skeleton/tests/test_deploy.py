@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -82,3 +83,32 @@ def test_gunicorn_workers_share_the_migrated_database(served: ProcessServer, mai
     me = httpx.get(served.url + "/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert me.json() == responses[0].json()  # written through one worker, read through any
     assert "Control socket" not in served.log_text()  # disabled in gunicorn.conf.py
+
+
+def test_a_copy_under_another_name_migrates_and_serves_on_its_own(tmp_path: Path, mailbox: Mailbox) -> None:
+    """What a learner's project folder needs: relative imports, its own alembic.ini and migrations."""
+    shutil.copytree(
+        ROOT / "app_skeleton" / "service", tmp_path / "userapi", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    url = f"sqlite+aiosqlite:///{tmp_path / 'copy.sqlite3'}"
+    alembic = [sys.executable, "-m", "alembic", "-c", "userapi/alembic.ini", "upgrade", "head"]
+    migrated = subprocess.run(
+        alembic, cwd=tmp_path, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0 and "-> 0002" in migrated.stderr, migrated.stderr
+    argv = [sys.executable, "-m", "gunicorn", "-c", "userapi/gunicorn.conf.py", "userapi.main:app"]
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "HOST": "127.0.0.1",
+        "SMTP_PORT": str(mailbox.port),
+    }
+    server = start_process(argv, "copy", env=env, cwd=tmp_path, ready_path="/ready", timeout=30)
+    try:
+        created = httpx.post(server.url + "/users", json={"username": "copy_ok", "email": "c@example.org",
+                                                          "password": "correct horse"}, timeout=10)  # fmt: skip
+        assert created.status_code == 201, created.text
+        modules = httpx.get(server.url + "/openapi.json", timeout=5).json()["info"]["title"]
+        assert modules == "User API"
+    finally:
+        server.stop()

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 
 from app_skeleton.auth import DUMMY_HASH, create_access_token, verify_password
-from app_skeleton.service.dependencies import SessionDep, SettingsDep
-from app_skeleton.service.models import User
-from app_skeleton.service.schemas import Login, Token
+
+from ..dependencies import SessionDep, SettingsDep
+from ..models import User
+from ..schemas import Login, Token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

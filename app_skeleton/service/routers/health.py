@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app_skeleton.service.dependencies import HttpClient, SessionDep, SettingsDep
-from app_skeleton.service.schemas import Health, Ready
+from ..dependencies import HttpClient, SessionDep, SettingsDep
+from ..schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
 

@@ -14,13 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app_skeleton.auth import hash_password
 from app_skeleton.mail import EmailClient
-from app_skeleton.service.dependencies import UNAUTHORIZED, CurrentUser, Mailer, SessionDep
-from app_skeleton.service.errors import UsernameTaken
-from app_skeleton.service.models import User
-from app_skeleton.service.schemas import Signup, UserOut
+
+from ..dependencies import UNAUTHORIZED, CurrentUser, Mailer, SessionDep
+from ..errors import UsernameTaken
+from ..models import User
+from ..schemas import Signup, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
-logger = logging.getLogger("app_skeleton.service")
+logger = logging.getLogger(__name__)
 FORBIDDEN = {403: {"description": "Not your account"}}
 
 
