@@ -7,7 +7,7 @@ expired or forged token, or one naming a deleted user, is the same 401.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import jwt
@@ -26,7 +26,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False)
 
-UNAUTHORIZED = {401: {"description": "Missing, invalid or expired token"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Missing, invalid or expired token"}}
 
 
 def _unauthorized() -> HTTPException:

@@ -30,7 +30,7 @@ STATUS_FOR: dict[type[DomainError], int] = {UsernameTaken: 409}
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    status = STATUS_FOR.get(type(exc), 400)
+    status = next((code for kind, code in STATUS_FOR.items() if isinstance(exc, kind)), 400)
     return JSONResponse(status_code=status, content={"detail": str(exc)})
 
 

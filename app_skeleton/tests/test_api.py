@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from app_skeleton.auth import create_access_token
 from app_skeleton.mail import REFUSED_DOMAIN, Mailbox
@@ -31,7 +32,8 @@ def test_health_is_liveness_and_ready_reads_the_migration(client: TestClient) ->
 
 def test_ready_is_503_on_a_database_that_was_never_migrated(sqlite_url: str, mailbox: Mailbox) -> None:
     app = create_app()
-    app.dependency_overrides[get_settings] = lambda: Settings(database_url=sqlite_url, secret_key="k" * 64)  # type: ignore[call-arg]
+    settings = Settings(database_url=sqlite_url, secret_key=SecretStr("k" * 64))
+    app.dependency_overrides[get_settings] = lambda: settings
     with TestClient(app) as client:
         assert client.get("/health").status_code == 200  # alive
         assert client.get("/ready").status_code == 503  # but not ready: no create_all at start-up

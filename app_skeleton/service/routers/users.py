@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Response
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ from ..schemas import Signup, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
 logger = logging.getLogger(__name__)
-FORBIDDEN = {403: {"description": "Not your account"}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "Not your account"}}
 
 
 async def send_welcome_email(mailer: EmailClient, to: str, username: str) -> None:
