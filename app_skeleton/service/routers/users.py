@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Response
 from sqlalchemy.exc import IntegrityError
 
 from app_skeleton.auth import hash_password
@@ -56,17 +56,32 @@ async def me(user: CurrentUser) -> User:
     return user
 
 
-@router.get("/{user_id}", response_model=UserOut, responses={**UNAUTHORIZED, **FORBIDDEN})
-async def get_user(user_id: int, user: CurrentUser) -> User:
-    if user_id != user.id:
+async def owned_user(user_id: int, user: CurrentUser, session: SessionDep) -> User:
+    """The account at ``/users/{user_id}``, if the verified caller may touch it."""
+    # ✏️ Exercise 09.1 — TODO: the owner rule: only the token's own user; any other id (taken or not) is a 403
+    ### BEGIN SOLUTION
+    if user_id != user.id:  # before any lookup: a missing id and another user's id answer alike
         raise HTTPException(status_code=403, detail="not your account")
+    return user
+    ### END SOLUTION
+    ### BEGIN STARTER
+    # found = await session.get(User, user_id)
+    # if found is None:
+    #     raise HTTPException(status_code=404, detail="no such user")
+    # return found
+    ### END STARTER
+
+
+Owned = Annotated[User, Depends(owned_user)]
+
+
+@router.get("/{user_id}", response_model=UserOut, responses={**UNAUTHORIZED, **FORBIDDEN})
+async def get_user(user: Owned) -> User:
     return user
 
 
 @router.delete("/{user_id}", status_code=204, responses={**UNAUTHORIZED, **FORBIDDEN})
-async def delete_user(user_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    if user_id != user.id:
-        raise HTTPException(status_code=403, detail="not your account")
+async def delete_user(user: Owned, session: SessionDep) -> Response:
     await session.delete(user)
     await session.commit()
     return Response(status_code=204)

@@ -24,10 +24,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # ✏️ Exercise 09.3 — TODO: every existing row gets a display_name (its username), then the column is NOT NULL
+    ### BEGIN SOLUTION
     op.add_column("users", sa.Column("display_name", sa.String(100), nullable=True))
     op.execute("UPDATE users SET display_name = username WHERE display_name IS NULL")
     with op.batch_alter_table("users") as batch:
         batch.alter_column("display_name", existing_type=sa.String(100), nullable=False)
+    ### END SOLUTION
+    ### BEGIN STARTER
+    # op.add_column("users", sa.Column("display_name", sa.String(100), nullable=True))
+    ### END STARTER
 
 
 def downgrade() -> None:
