@@ -15,6 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbook import notebooks
 
@@ -144,3 +145,40 @@ def find(chapter_id: str, here: Path | None = None) -> Path:
     from workbook.registry import find_root
 
     return find_root(here) / solved
+
+
+def files_app(project: Path) -> Any:
+    """An app serving the project's files as they are now: ``GET /files`` lists, ``/files/{path}`` reads.
+
+    The checks fetch the learner's project from it (as CI checks out a repository) and run
+    it in processes of their own, so they never import the learner's code.
+    """
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import PlainTextResponse
+
+    app = FastAPI(title="Your project's files")
+
+    @app.get("/files")
+    def listing() -> list[str]:
+        return [p.relative_to(project).as_posix() for p in files(project)]
+
+    @app.get("/files/{path:path}", response_class=PlainTextResponse, responses={404: {"description": "No such file"}})
+    def read(path: str) -> str:
+        if path not in listing():  # only the project's own files, never "../" anything
+            raise HTTPException(status_code=404, detail="not a file of the project")
+        return (project / path).read_text(encoding="utf-8")
+
+    return app
+
+
+def download(base_url: str, dest: Path, name: str = "service") -> Path:
+    """Copy the project ``files_app`` serves at ``base_url`` into ``dest/name``; returns that folder."""
+    import httpx
+
+    folder = dest / name
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for rel in client.get("/files").raise_for_status().json():
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(client.get(f"/files/{rel}").raise_for_status().text, encoding="utf-8")
+    return folder

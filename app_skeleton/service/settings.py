@@ -40,15 +40,7 @@ class Settings(BaseSettings):
     upstream_url: str = ""  # optional: /ready also asks this service (through the shared client)
 
 
-# ✏️ Exercise 09.2 — TODO: build the settings once per process (a cached function), not once per request
-### BEGIN SOLUTION
 @lru_cache
 def get_settings() -> Settings:
     """The process's settings, from the environment: built on first use, then cached."""
     return Settings()  # type: ignore[call-arg]  # secret_key comes from the environment
-### END SOLUTION
-### BEGIN STARTER
-# def get_settings() -> Settings:
-#     """The process's settings, from the environment (and .env)."""
-#     return Settings()  # type: ignore[call-arg]  # secret_key comes from the environment
-### END STARTER

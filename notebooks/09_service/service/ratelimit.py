@@ -25,10 +25,8 @@ def client_key(request: Request, settings: Settings) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return f"ip:{request.client.host if request.client else 'unknown'}"
-    try:
-        claims = verify_jwt(token, settings.secret_key.get_secret_value())
-    except jwt.InvalidTokenError:
-        raise HTTPException(status_code=401, detail="invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+    # ✏️ Exercise 09.2 — TODO: key on the identity the token proves (its signature checked), not the one it claims
+    return f"ip:{request.client.host if request.client else 'unknown'}"  # one budget per address, whoever you are
     return f"user:{claims['sub']}"
 
 
