@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from workbook import registry
+from workbook import projects, registry
 from workbook.notebooks import NotebookError, make_starter, read, write
 from workbook.platforms import unavailable
 from workbook.results import summary, to_json, to_text
@@ -43,8 +43,9 @@ def _check(args: argparse.Namespace) -> int:
 def _starters(args: argparse.Namespace) -> int:
     """Regenerate (or with --verify, compare) every starter from its solution."""
     stale = []
+    only = _chapter_id(args.chapter) if args.chapter else None
     for chapter in registry.chapters():
-        if args.chapter and chapter.id != registry.chapter(args.chapter).id:
+        if only and chapter.id != only:
             continue
         if args.execute:
             _execute_in_place(chapter.solution)
@@ -57,10 +58,37 @@ def _starters(args: argparse.Namespace) -> int:
         else:
             write(wanted, chapter.notebook)
             print(f"wrote {chapter.notebook}")
+    stale += _projects(only, verify=args.verify)
     if stale:
         print("starter out of date with its solution (run `workbook starters`):", *stale, sep="\n  ")
         return 1
     return 0
+
+
+def _chapter_id(given: str) -> str:
+    """A registered chapter's id, or a chapter with a project that is not registered yet."""
+    try:
+        return registry.chapter(given).id
+    except registry.RegistryError:
+        if given.isdigit() and f"{int(given):02d}" in projects.PROJECTS:
+            return f"{int(given):02d}"
+        raise
+
+
+def _projects(only: str | None, verify: bool) -> list[str]:
+    """Write (or compare) the learner's project of each chapter with file exercises."""
+    stale = []
+    root = registry.find_root()
+    for chapter_id in projects.PROJECTS:
+        if only and chapter_id != only:
+            continue
+        solved, learner = projects.project_dirs(root, chapter_id) or (root, root)
+        if verify:
+            stale += [str(learner / rel) for rel in projects.stale(solved, learner)]
+        else:
+            projects.write(solved, learner)
+            print(f"wrote {learner}/")
+    return stale
 
 
 def _execute_in_place(path: Path) -> None:

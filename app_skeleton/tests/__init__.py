@@ -1,0 +1,1 @@
+"""The graduated service's own test suite: ``pytest app_skeleton/tests``."""

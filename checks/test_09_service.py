@@ -1,0 +1,183 @@
+"""Chapter 09 checks: your project, migrated and served by gunicorn in processes of the checks' own.
+
+The checks never import your code. They fetch your project folder from the notebook's app
+(``GET /files``, as CI checks out a repository), copy it into a fresh temporary folder, run
+``alembic upgrade`` on a fresh SQLite database there and start gunicorn with uvicorn workers on
+it (the project's own ``gunicorn.conf.py``), with a random ``SECRET_KEY`` the checks know, so they
+can sign real tokens and forge others. Then they grade it over HTTP with random users.
+Every process is stopped in a ``finally``; nothing is written into your folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import jwt
+
+from app_skeleton.auth import create_access_token, hash_password
+from workbook import projects
+from workbook.processes import ProcessServer, start_process
+from workbook.testing import expect, show
+
+rng = random.Random()
+PASSWORD = "correct horse battery"
+
+
+class Project:
+    """The learner's project copied into a temp folder, with its own database and secret key."""
+
+    def __init__(self, app: httpx.Client, folder: Path) -> None:
+        self.root = folder
+        self.package = projects.download(str(app.base_url), folder)
+        self.db = folder / "service.sqlite3"
+        self.secret = secrets.token_hex(32)
+
+    def alembic(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "alembic", "-c", "service/alembic.ini", *args]
+        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{self.db}"}
+        return subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=60)
+
+    def upgrade(self, target: str = "head") -> None:
+        done = self.alembic("upgrade", target)
+        expect(done.returncode == 0, f"`alembic upgrade {target}` succeeds", done.stderr[-1500:])
+
+    @contextlib.contextmanager
+    def served(self, **settings: str) -> Iterator[ProcessServer]:
+        argv = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py", "service.main:app"]
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
+            "SECRET_KEY": self.secret,
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",  # one worker: the rate limiter's counts live in the worker
+            "SMTP_PORT": "9",  # the welcome e-mail fails and is logged; not graded here
+            **settings,
+        }
+        server = start_process(argv, "09-check", env=env, cwd=self.root, ready_path="/health", timeout=60)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
+def project(app: httpx.Client) -> Iterator[Project]:
+    with tempfile.TemporaryDirectory(prefix="workbook-09-") as tmp:
+        yield Project(app, Path(tmp))
+
+
+def name() -> str:
+    return f"u_{secrets.token_hex(5)}"
+
+
+def signup(client: httpx.Client, username: str | None = None) -> httpx.Response:
+    username = username or name()
+    body = {"username": username, "email": f"{username}@example.org", "password": PASSWORD}
+    return client.post("/users", json=body)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_only_the_owner_reaches_an_account(app: httpx.Client) -> None:
+    with project(app) as p:
+        p.upgrade()
+        with p.served(RATE_LIMIT="1000") as server, httpx.Client(base_url=server.url, timeout=15) as client:
+            users = [signup(client) for _ in range(rng.randint(2, 4))]
+            expect(all(r.status_code == 201 for r in users), "POST /users → 201", show(users[-1]))
+            me, other = rng.sample([r.json() for r in users], 2)
+            leaked = "password_hash" in me or "password" in me
+            expect(not leaked, "no password (hash) in the response", str(me))
+            token = create_access_token(me["id"], p.secret)
+            own = client.get(f"/users/{me['id']}", headers=bearer(token))
+            expect(own.status_code == 200 and own.json() == me, f"GET /users/{me['id']} with its own token → 200",
+                   show(own))  # fmt: skip
+            missing = max(u.json()["id"] for u in users) + rng.randint(1000, 9999)
+            for target in (other["id"], missing):
+                for method in ("GET", "DELETE"):
+                    r = client.request(method, f"/users/{target}", headers=bearer(token))
+                    expect(r.status_code == 403, f"{method} /users/{target} (not the token's user, "
+                           f"{'existing' if target == other['id'] else 'missing'}) → 403 like every other id",
+                           show(r))  # fmt: skip
+            forged = jwt.encode({"sub": str(other["id"]), "exp": 2**31}, secrets.token_hex(32), algorithm="HS256")
+            expired = create_access_token(me["id"], p.secret, expires_in=0)
+            for label, bad in (("a forged token (another key)", forged), ("an expired token", expired)):
+                r = client.get("/users/me", headers=bearer(bad))
+                expect(r.status_code == 401, f"GET /users/me with {label} → 401", show(r))
+
+
+def test_the_rate_limit_follows_the_verified_identity(app: httpx.Client) -> None:
+    limit = rng.randint(4, 7)
+    with project(app) as p:
+        p.upgrade()
+        with p.served(RATE_LIMIT=str(limit), RATE_WINDOW="600") as server, \
+                httpx.Client(base_url=server.url, timeout=15) as client:  # fmt: skip
+            first = signup(client)
+            expect(first.status_code == 201, "POST /users → 201", show(first))
+            statuses = [signup(client).status_code for _ in range(limit + 1)]
+            expect(statuses[-1] == 429, f"after {limit} requests from one address without a token → 429 "
+                   f"(RATE_LIMIT={limit})", str(statuses))  # fmt: skip
+            token = create_access_token(first.json()["id"], p.secret)
+            mine = client.get("/users/me", headers=bearer(token))
+            expect(mine.status_code == 200, "a verified user has a budget of their own: GET /users/me with a "
+                   "valid token → 200 while the address's budget is spent", show(mine))  # fmt: skip
+            claim = {"sub": str(rng.randint(10_000, 99_999)), "exp": 2**31}
+            forged = jwt.encode(claim, secrets.token_hex(32), algorithm="HS256")
+            u = name()
+            body = {"username": u, "email": f"{u}@example.org", "password": PASSWORD}
+            sneaky = client.post("/users", headers=bearer(forged), json=body)
+            expect(sneaky.status_code in (401, 429), "a forged token (any 'sub', wrong key) buys no new budget: "
+                   "POST /users with it → 401 (or 429), never 201", show(sneaky))  # fmt: skip
+
+
+def test_the_migration_backfills_rows_that_exist(app: httpx.Client) -> None:
+    with project(app) as p:
+        p.upgrade("0001")
+        olds = [name() for _ in range(rng.randint(2, 5))]
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # how SQLAlchemy stores it in SQLite
+        with sqlite3.connect(p.db) as db:
+            for username in olds:
+                db.execute(
+                    "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                    (username, f"{username}@example.org", hash_password(PASSWORD), now),
+                )
+        p.upgrade("head")
+        with sqlite3.connect(p.db) as db:
+            columns = {row[1]: row for row in db.execute("PRAGMA table_info(users)")}
+        expect("display_name" in columns, "after `alembic upgrade head`, users has a display_name column",
+               str(sorted(columns)))  # fmt: skip
+        with p.served(RATE_LIMIT="1000") as server, httpx.Client(base_url=server.url, timeout=15) as client:
+            who = rng.choice(olds)
+            token = client.post("/auth/token", json={"username": who, "password": PASSWORD})
+            expect(token.status_code == 200, f"a user from before the migration ({who}) logs in", show(token))
+            me = client.get("/users/me", headers=bearer(token.json()["access_token"]))
+            expect(me.status_code == 200 and me.json().get("display_name") == who,
+                   f"GET /users/me of a user from before the migration → 200, display_name = their username "
+                   f"{who!r}", show(me))  # fmt: skip
+        expect(columns["display_name"][3] == 1, "display_name is NOT NULL once every row has one",
+               f"nullable (PRAGMA table_info notnull = {columns['display_name'][3]})")  # fmt: skip
+
+
+def test_ready_only_once_the_database_is_migrated(app: httpx.Client) -> None:
+    with project(app) as p:
+        p.db.touch()  # reachable, but no migration has run
+        with p.served() as server, httpx.Client(base_url=server.url, timeout=15) as client:
+            health, before = client.get("/health"), client.get("/ready")
+            expect(health.status_code == 200, "GET /health → 200 (the process answers)", show(health))
+            expect(before.status_code == 503, "GET /ready before `alembic upgrade head` → 503 (not ready)",
+                   show(before))  # fmt: skip
+            p.upgrade()
+            after = client.get("/ready")
+            expect(after.status_code == 200 and after.json().get("revision") == "0002",
+                   "GET /ready after `alembic upgrade head` → 200 with revision '0002'", show(after))  # fmt: skip
