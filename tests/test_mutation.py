@@ -40,3 +40,14 @@ def test_what_a_test_prints_or_how_it_exits_is_not_a_verdict(tmp_path: Path) -> 
     folders = [_folder(tmp_path, "forged", forged), _folder(tmp_path, "exits", exits)]
     codes = mutation.run_suites(folders, "test_yours.py", "app_skeleton")
     assert codes == {str(folders[0]): 1, str(folders[1]): 0}  # os._exit(0) passes: it catches no bug either
+
+
+def test_a_suite_past_its_time_limit_is_killed_with_its_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mutation, "TIMEOUT", 1.5)
+    hangs = (
+        "import subprocess, sys, time\n\ndef test_hang():\n"
+        "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n    time.sleep(60)\n"
+    )
+    folder = _folder(tmp_path, "hangs", hangs)
+    codes = mutation.run_suites([folder], "test_yours.py", "app_skeleton")
+    assert codes == {str(folder): "timeout"}
