@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app_skeleton import ch08_app as under_test
@@ -62,7 +63,10 @@ def outbox() -> under_test.Outbox:
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """A fresh SQLite database file for this test (deleted with tmp_path)."""
-    engine = under_test.make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    engine = create_engine(f"sqlite:///{tmp_path / 'test.db'}", connect_args={"check_same_thread": False})
+    # A real SQLite file, without the fsync after every commit: a test never needs to survive a power cut.
+    event.listen(engine, "connect", lambda connection, _: connection.execute("PRAGMA synchronous = OFF"))
+    under_test.Base.metadata.create_all(engine)
     yield sessionmaker(engine, expire_on_commit=False)
     engine.dispose()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -95,6 +95,7 @@ def summary(output: str) -> str:
 
 
 Outcome = tuple[int | str, str]  # exit status (or "timeout") and the output
+Verdicts = Callable[[str], dict[str | None, Outcome]]  # exercise → variant (None: the correct app) → outcome
 
 
 def run_exercises(sources: dict[str, str]) -> dict[str, dict[str | None, Outcome]]:
@@ -130,7 +131,7 @@ def _read(path: Path) -> str:
 
 
 @pytest.fixture
-def verdicts(app: httpx.Client, request: pytest.FixtureRequest) -> Callable[[str], dict[str | None, Outcome]]:
+def verdicts(app: httpx.Client, request: pytest.FixtureRequest) -> Verdicts:
     """Exercise → its outcomes. On first use, every exercise this run selected is run at once."""
     selected = {item.name.split("_")[2] for item in request.session.items if item.name.startswith("test_suite_")}
     # One run of the checks is one pytest session: its outcomes are kept on it, never longer.
@@ -181,26 +182,56 @@ def catches(outcomes: dict[str | None, Outcome], bug: str) -> None:
            else f"your tests did not finish against that app ({code}):\n{summary(output)}")  # fmt: skip
 
 
-def _make(exercise: str, bug: str | None) -> Callable[..., None]:
-    def check(verdicts: Callable[[str], dict[str | None, Outcome]]) -> None:
-        outcomes = verdicts(exercise)
-        if bug is None:
-            passes_on_correct(outcomes)
-        else:
-            catches(outcomes, bug)
-
-    return check
+# -- the checks: per exercise, "passes on the correct app", then one per bug ----------------------
+def _correct(verdicts: Verdicts, exercise: str) -> None:
+    passes_on_correct(verdicts(exercise))
 
 
-def _register() -> Iterator[tuple[str, Callable[..., None]]]:
-    for exercise in sorted({spec[0] for spec in BUGS.values()}):
-        stem = exercise.replace(".", "")
-        yield f"test_suite_{stem}_passes_on_the_correct_app", _make(exercise, None)
-        for bug, spec in BUGS.items():
-            if spec[0] == exercise:
-                yield f"test_suite_{stem}_catches_{bug}", _make(exercise, bug)
+def _caught(verdicts: Verdicts, bug: str) -> None:
+    catches(verdicts(BUGS[bug][0]), bug)
 
 
-for _name, _check in _register():
-    _check.__name__ = _name
-    globals()[_name] = _check
+def test_suite_081_passes_on_the_correct_app(verdicts: Verdicts) -> None:
+    _correct(verdicts, "08.1")
+
+def test_suite_081_catches_status_200(verdicts: Verdicts) -> None:
+    _caught(verdicts, "status_200")
+
+def test_suite_081_catches_under_age(verdicts: Verdicts) -> None:
+    _caught(verdicts, "under_age")
+
+def test_suite_082_passes_on_the_correct_app(verdicts: Verdicts) -> None:
+    _correct(verdicts, "08.2")
+
+def test_suite_082_catches_leaked_hash(verdicts: Verdicts) -> None:
+    _caught(verdicts, "leaked_hash")
+
+def test_suite_082_catches_no_404(verdicts: Verdicts) -> None:
+    _caught(verdicts, "no_404")
+
+def test_suite_083_passes_on_the_correct_app(verdicts: Verdicts) -> None:
+    _correct(verdicts, "08.3")
+
+def test_suite_083_catches_anyone_deletes(verdicts: Verdicts) -> None:
+    _caught(verdicts, "anyone_deletes")
+
+def test_suite_083_catches_deletes_then_403(verdicts: Verdicts) -> None:
+    _caught(verdicts, "deletes_then_403")
+
+def test_suite_084_passes_on_the_correct_app(verdicts: Verdicts) -> None:
+    _correct(verdicts, "08.4")
+
+def test_suite_084_catches_expired_accepted(verdicts: Verdicts) -> None:
+    _caught(verdicts, "expired_accepted")
+
+def test_suite_084_catches_forged_accepted(verdicts: Verdicts) -> None:
+    _caught(verdicts, "forged_accepted")
+
+def test_suite_085_passes_on_the_correct_app(verdicts: Verdicts) -> None:
+    _correct(verdicts, "08.5")
+
+def test_suite_085_catches_no_mail(verdicts: Verdicts) -> None:
+    _caught(verdicts, "no_mail")
+
+def test_suite_085_catches_mail_to_sender(verdicts: Verdicts) -> None:
+    _caught(verdicts, "mail_to_sender")

@@ -79,6 +79,7 @@ DOCS_HOSTS = (  # official docs of what the chapters teach: the last hint sends 
     "www.uvicorn.org",
     "docs.gunicorn.org",
     "docs.python.org",
+    "docs.pytest.org",
 )
 
 

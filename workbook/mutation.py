@@ -33,7 +33,7 @@ from pathlib import Path
 
 from workbook.processes import launch_argv
 
-TIMEOUT = 20.0  # seconds per child (pytest on a small suite takes well under one)
+TIMEOUT = 10.0  # seconds per child: a small suite takes 0.2–2.5 s here, even under heavy load
 PARALLEL = 3  # children at once: 2 cores, and a child mostly waits on its own imports
 RUNNER = r'''
 import ctypes, hashlib, hmac, json, os, resource, signal, sys, time, warnings
