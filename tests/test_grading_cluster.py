@@ -98,6 +98,8 @@ def test_a_notebook_that_kills_its_dask_worker_gets_its_verdict_and_is_not_retri
     killed = attempts[0].read_text()
     assert "multiprocessing" in killed and "dask worker" in killed.split(" started by ")[1], f"it killed {killed!r}"
     assert {r.message for r in remote["hostile"]} == {LOST}
+    report = (tmp_path / "cluster" / "report.html").read_text()
+    assert "Kernels were NOT isolated" in report, "the report says what the workers did, not the client"
     for name in learners:  # the learners queued on the lost worker were graded as usual
         mine = [(r.test, r.passed) for r in remote[name]]
         assert mine == [(r.test, r.passed) for r in local[name]], (name, [r.message[:300] for r in remote[name]])

@@ -83,11 +83,20 @@ def _first_attempt(name: str | None) -> bool:
 
 
 def grade_remote(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner: str, files: bytes | None,
-                 notebook: str | None, why_missing: str, attempt: str | None = None) -> list[Result]:  # fmt: skip
-    """Runs on a Dask worker: unpack the learner's copy, grade one notebook, return its results."""
-    limits = shared[1]
+                 notebook: str | None, why_missing: str, attempt: str | None = None,
+                 ) -> tuple[list[Result], str | None]:  # fmt: skip
+    """Runs on a Dask worker: unpack the learner's copy, grade one notebook; return its results and
+    why this worker could not sandbox its kernel (None: it did), for the report."""
+    from workbook.grading import sandbox
+
     if notebook is not None and not _first_attempt(attempt):
-        return failing(chapter, LOST)
+        return failing(chapter, LOST), sandbox.unavailable()
+    return _grade_here(shared, chapter, learner, files, notebook, why_missing), sandbox.unavailable()
+
+
+def _grade_here(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner: str, files: bytes | None,
+                notebook: str | None, why_missing: str) -> list[Result]:  # fmt: skip
+    limits = shared[1]
     content = None
     with tempfile.TemporaryDirectory(prefix="workbook-dask-") as tmp:
         folder = Path(tmp) / "learner"
@@ -116,12 +125,14 @@ def grade_remote(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner
 
 
 def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter], snap: Snapshot, limits: Limits,
-                   done: Done) -> None:  # fmt: skip
-    """Grade ``tasks`` on the cluster at ``address``; call ``done`` for each, as results arrive."""
+                   done: Done) -> str | None:  # fmt: skip
+    """Grade ``tasks`` on the cluster at ``address``; call ``done`` for each, as results arrive.
+    Returns why some worker could not sandbox its kernels (None: every kernel was sandboxed)."""
     from distributed import Client, as_completed
 
     if not tasks:
-        return
+        return None
+    unsandboxed: str | None = None
     run = uuid.uuid4().hex[:12]
     with Client(address, timeout=60) as client:
         [shared] = client.scatter([(snap, limits, digest(snap))], broadcast=True, hash=False)
@@ -147,7 +158,10 @@ def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter]
         for future in as_completed(list(futures)):
             task = futures[future]
             try:
-                results = list(future.result())
+                results, why = future.result()
+                results = list(results)
+                if why is not None and task.notebook is not None:
+                    unsandboxed = unsandboxed or f"on a cluster worker, {why}"
             except Exception as exc:  # KilledWorker: workers kept dying (the OOM killer?) while it was queued
                 why = f"the cluster could not grade this notebook ({exc.__class__.__name__}: {exc})"
                 results = failing(chapters[task.chapter], why)
@@ -157,6 +171,7 @@ def run_on_cluster(address: str, tasks: list[Task], chapters: dict[str, Chapter]
         for name in events:  # the scheduler forgets them
             with contextlib.suppress(Exception):
                 Event(name, client).clear()
+    return unsandboxed
 
 
 def _free_port() -> int:

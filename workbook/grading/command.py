@@ -66,7 +66,7 @@ def grade_all(
 ) -> dict[str, list[Result]]:
     """Grade every learner in ``submissions``; write the gradebook into ``out``; return learner → results."""
     limits = limits or Limits()
-    isolation = sandbox.unavailable()
+    isolation = None if cluster else sandbox.unavailable()  # on a cluster: what its workers report
     if isolation is not None:  # even when quiet: the instructor must know
         print(sandbox.warning(isolation), file=sys.stderr)
     root = (root or registry.find_root()).resolve()
@@ -117,7 +117,9 @@ def grade_all(
         if cluster:
             from workbook.grading.cluster import run_on_cluster
 
-            run_on_cluster(cluster, tasks, chapters, snap, limits, done)
+            isolation = run_on_cluster(cluster, tasks, chapters, snap, limits, done)
+            if isolation is not None:
+                print(sandbox.warning(isolation), file=sys.stderr)
         else:
             run_all(tasks, chapters, snap, limits, workers or min(2, os.cpu_count() or 1), done)
     cache = {
