@@ -233,9 +233,9 @@ def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
 
     Per round: gap = wrong password − unknown user, cost = wrong password − no hash at all (a 422).
     A log-in that skips the hash has gap ≈ cost (ratio ≈ 1); a fixed one has gap ≈ 0; one that hashes
-    twice for unknown users has ratio ≈ −1. Every 5 rounds (up to 60) the medians are read: a clear
-    pass (|ratio| < 0.25) stops from round 10, a clear failure (|ratio| > 0.6) only from round 30 — on
-    a loaded machine 10 rounds can still lean the wrong way, and a failing log-in's rounds are cheap.
+    twice for unknown users has ratio ≈ −1. Rounds continue (up to 60) until the ratio is clearly one side.
+    Fewer rounds were tried and refused: on a loaded 2-core machine 6 rounds failed the solution and
+    10 rounds passed the starter (3 of 20; benchmarks/repeat_timing_checks.py).
     """
     user = sign_up(app)
     bodies = {
@@ -250,11 +250,11 @@ def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
         times = _login_times(app, bodies)
         gaps.append(times["wrong"] - times["unknown"])
         costs.append(times["wrong"] - times["none"])
-        if round_ < 10 or round_ % 5:
+        if round_ % 15:
             continue
         cost = statistics.median(costs)
         ratio = statistics.median(gaps) / cost if cost > 0.5 else 0.0  # a hash too cheap to see: no verdict
-        if abs(ratio) < 0.25 or (round_ >= 30 and abs(ratio) > 0.6):
+        if abs(ratio) < 0.25 or abs(ratio) > 0.6:
             break
     expect(abs(ratio) < 0.4,
            "POST /token for an unknown username takes as long as a wrong password: verify against DUMMY_HASH "
