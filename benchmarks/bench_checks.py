@@ -111,14 +111,16 @@ def terminal_and_baseline(chapter: registry.Chapter, repeat: int) -> tuple[list[
     return term_runs, base_runs
 
 
-def every_chapter(repeat: int) -> None:
+def every_chapter(repeat: int, cli_repeat: int, only: list[str] | None = None) -> None:
     """One row per chapter: in-kernel check(), the terminal check, the nbconvert baseline, their ratio."""
     med = statistics.median
-    print(f"{repeat} runs each (medians), seconds", flush=True)
+    print(f"check() {repeat} runs, terminal and nbconvert {cli_repeat} each (medians), seconds", flush=True)
     print(f"{'chapter':8} {'check()':>9} {'min–max':>12} {'terminal':>9} {'nbconvert':>10} {'ratio':>6}", flush=True)
     for chapter in registry.chapters(ROOT):
+        if only and chapter.id not in only:
+            continue
         kernel_runs = in_kernel_check(chapter, repeat)
-        term_runs, base_runs = terminal_and_baseline(chapter, repeat)
+        term_runs, base_runs = terminal_and_baseline(chapter, cli_repeat)
         term, base = med(term_runs), med(base_runs)
         spread = f"{min(kernel_runs):.2f}–{max(kernel_runs):.2f}"
         print(f"{chapter.id:8} {med(kernel_runs):9.2f} {spread:>12} {term:9.2f} {base:10.2f} {term / base:6.2f}",
@@ -130,9 +132,11 @@ def main() -> None:
     parser.add_argument("--chapter", default="01")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--all", action="store_true", help="every chapter, one table (no serve() cycle)")
+    parser.add_argument("--only", nargs="*", help="with --all: just these chapters (ids)")
+    parser.add_argument("--cli-repeat", type=int, help="with --all: terminal and nbconvert runs (default --repeat)")
     args = parser.parse_args()
     if args.all:
-        every_chapter(args.repeat)
+        every_chapter(args.repeat, args.cli_repeat or args.repeat, args.only)
         return
     chapter = registry.chapter(args.chapter, ROOT)
     print(f"chapter {chapter.id}, {args.repeat} runs each (medians)…", flush=True)

@@ -11,17 +11,23 @@ number alone, so a loaded machine slows both sides alike.
 Each exercise has its own route: POST /users (06.1), POST /newsletter (06.2, 06.4),
 POST /users/{id}/invitations (06.3). An inviter for 06.3 is created through POST
 /users, which stores a user in every state of exercise 06.1 (even the starter).
+
+The checks that time nothing run side by side in ``check()`` (``pytest.mark.independent``): each
+uses its own fresh addresses, and those that set the mailbox's delay all set 0 s, so they share it
+(``mail_delay`` counts them). The two timing checks run alone, after them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from workbook.testing import expect, json_body, show, username
 
@@ -39,16 +45,30 @@ def new_user() -> dict[str, Any]:
     return {"username": username(), "email": address(), "age": rng.randint(25, 95)}
 
 
+_delay_lock = threading.Lock()
+_delay_users: dict[str, Any] = {"count": 0, "seconds": None, "previous": 0.0}  # checks running side by side
+
+
 @contextlib.contextmanager
 def mail_delay(mailbox: httpx.Client, seconds: float) -> Iterator[None]:
-    """Make the mailbox take ``seconds`` per message for this check only."""
-    response = mailbox.put("/delay", json={"seconds": seconds})
-    expect(response.status_code == 200, "the mailbox app answers PUT /delay (run the mailbox cell)", show(response))
-    previous = json_body(response).get("previous", 0.0)
+    """Make the mailbox take ``seconds`` per message while this check runs, then put the notebook's
+    delay back. Checks running side by side share one setting: the first sets it, the last restores."""
+    with _delay_lock:
+        if _delay_users["count"] and _delay_users["seconds"] != seconds:
+            raise RuntimeError(f"two checks want mail delays {_delay_users['seconds']} and {seconds} at once")
+        if not _delay_users["count"]:
+            response = mailbox.put("/delay", json={"seconds": seconds})
+            expect(response.status_code == 200, "the mailbox app answers PUT /delay (run the mailbox cell)",
+                   show(response))  # fmt: skip
+            _delay_users.update(seconds=seconds, previous=json_body(response).get("previous", 0.0))
+        _delay_users["count"] += 1
     try:
         yield
     finally:
-        mailbox.put("/delay", json={"seconds": previous})
+        with _delay_lock:
+            _delay_users["count"] -= 1
+            if not _delay_users["count"]:
+                mailbox.put("/delay", json={"seconds": _delay_users["previous"]})
 
 
 def wait_for(probe: Callable[[], Any], within: float) -> Any:
@@ -97,7 +117,7 @@ def events_for(app: httpx.Client, email: str) -> list[dict[str, Any]]:
 # -- 06.1 one POST /users, the welcome e-mail in the background ---------------------------
 def test_post_users_answers_before_the_email(app: httpx.Client, served: Served) -> None:
     mailbox, sent = served("mailbox"), new_user()
-    with mail_delay(mailbox, 0.2):
+    with mail_delay(mailbox, 0.15):
         body, before, after = create_user(app, sent)
         wanted = {k: sent[k] for k in ("username", "email", "age")}
         got = {k: body.get(k) for k in wanted}
@@ -117,6 +137,7 @@ def show_body(body: Any) -> str:
     return f"body {body!r}"[:300]
 
 
+@pytest.mark.independent
 def test_welcome_email_arrives(app: httpx.Client, served: Served) -> None:
     mailbox, sent = served("mailbox"), new_user()
     with mail_delay(mailbox, 0.0):
@@ -128,6 +149,7 @@ def test_welcome_email_arrives(app: httpx.Client, served: Served) -> None:
 
 
 # -- 06.2 a failing e-mail does not lose the next task -------------------------------------
+@pytest.mark.independent
 def test_refused_confirmation_keeps_the_analytics_event(app: httpx.Client, served: Served) -> None:
     mailbox, email = served("mailbox"), address(REFUSED_DOMAIN)
     response = app.post("/newsletter", json={"email": email})
@@ -141,6 +163,7 @@ def test_refused_confirmation_keeps_the_analytics_event(app: httpx.Client, serve
 
 
 # -- 06.3 the invitation task opens its own session -----------------------------------------
+@pytest.mark.independent
 def test_invitation_email_names_the_inviter(app: httpx.Client, served: Served) -> None:
     mailbox, inviter = served("mailbox"), new_user()
     response = app.post("/users", json=inviter)

@@ -131,7 +131,7 @@ class _Plugin:
             item.obj(**{arg: fixtures[arg]() for arg in item.fixturenames})
         except pytest.skip.Exception:
             return
-        except Exception as exc:
+        except BaseException as exc:  # pytest.fail() raises a BaseException too: record it as pytest would
             self.record(name, exc)
         else:
             self.record(name, None)
