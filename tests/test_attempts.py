@@ -17,8 +17,9 @@ CHAPTERS = registry.chapters(ROOT)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.stem)
 def test_the_starter_is_untouched_and_the_solution_is_not(chapter: registry.Chapter) -> None:
     every = {ex.id for ex in chapter.exercises}
-    assert attempts.untouched_in_notebook(chapter, notebooks.read(chapter.notebook)) == every
-    assert attempts.untouched_in_notebook(chapter, notebooks.read(chapter.solution)) == set()
+    folders = (chapter.notebook.parent, chapter.solution.parent)  # file exercises: the project next to it
+    assert attempts.untouched_in_notebook(chapter, notebooks.read(chapter.notebook), folders[0]) == every
+    assert attempts.untouched_in_notebook(chapter, notebooks.read(chapter.solution), folders[1]) == set()
 
 
 def test_one_edited_line_is_an_attempt_but_trailing_spaces_are_not() -> None:

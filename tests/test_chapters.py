@@ -4,13 +4,14 @@ and fails with its own message on a plausible wrong answer (graded the way
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, replace_solution
 
-from workbook import notebooks, registry
+from workbook import notebooks, projects, registry
 from workbook.grading.execute import grade
 
 CHAPTERS = registry.chapters(ROOT)
@@ -47,8 +48,11 @@ def _case_id(value: object) -> str:
 @pytest.mark.parametrize(("chapter", "wrong"), _wrong_answers(), ids=_case_id)
 def test_a_wrong_answer_fails_with_its_message(chapter: registry.Chapter, wrong: dict, tmp_path: Path) -> None:
     nb = notebooks.read(chapter.solution)
-    (index,) = notebooks.exercise_cells(nb)[wrong["exercise"]][:1]
-    nb.cells[index].source = replace_solution(nb.cells[index].source, wrong["code"])
+    if "file" in wrong:  # a file exercise: the solved project, this one region wrong, next to the notebook
+        _wrong_project(chapter, wrong, tmp_path)
+    else:
+        (index,) = notebooks.exercise_cells(nb)[wrong["exercise"]][:1]
+        nb.cells[index].source = replace_solution(nb.cells[index].source, wrong["code"])
     path = tmp_path / chapter.solution.name
     notebooks.write(nb, path)
     results = {r.test: r for r in grade(chapter, path)}
@@ -57,6 +61,15 @@ def test_a_wrong_answer_fails_with_its_message(chapter: registry.Chapter, wrong:
     assert wrong["message"] in target.message, target.message
     others = [f"{r.test}: {r.message}" for r in results.values() if r.exercise != wrong["exercise"] and not r.passed]
     assert not others, "a wrong answer in one exercise broke another's checks:\n" + "\n".join(others)
+
+
+def _wrong_project(chapter: registry.Chapter, wrong: dict, folder: Path) -> None:
+    """Where ``projects.find`` looks from ``folder``: a copy of the solved project, one region replaced."""
+    solved, learner = projects.PROJECTS[chapter.id]
+    dest = folder / Path(learner).relative_to("notebooks")
+    shutil.copytree(ROOT / solved, dest, ignore=shutil.ignore_patterns(*projects.SKIP_DIRS, "*.pyc", "*.sqlite3"))
+    target = dest / wrong["file"]
+    target.write_text(projects.with_solution(target.read_text(), wrong["exercise"], wrong["code"].strip("\n")))
 
 
 def test_every_exercise_has_a_wrong_answer() -> None:

@@ -20,7 +20,9 @@ are broken on purpose, because the bug is what they teach. They are never fuzzed
 - 06_background: ``article`` (the article's duplicate route that drops ``age``), ``signup``, ``fragile``
   (a task that fails), ``sessions`` (the dependency-scope demo: when the session closes);
 - 07_deploy: the gunicorn processes the notebook starts run its demo project; the checks' own servers
-  run the checks' tiny ASGI app, which has no OpenAPI document.
+  run the checks' tiny ASGI app, which has no OpenAPI document;
+- 09_service: the gunicorn servers its demo cells start and stop (``limited``, ``legacy``, ``fresh``,
+  ``loaded``); ``service`` (the project as the notebook leaves it) and ``app`` (its files) are fuzzed.
 Exempt route in a graded app: see ``EXEMPT`` below (05's ``GET /reports/{name}``).
 The helper apps the checks read (03's ``upstream``, 06's ``mailbox``) are fuzzed too.
 """

@@ -108,3 +108,22 @@ def test_the_learners_copy_imports_as_its_own_package() -> None:
         [sys.executable, "-c", code], cwd=ROOT / "notebooks" / "09_service", capture_output=True, text=True
     )
     assert result.returncode == 0 and result.stdout.startswith("User API"), result.stderr
+
+
+def test_package_names_the_folder_to_run_from_and_the_dotted_name() -> None:
+    assert projects.package(ROOT / "app_skeleton" / "service") == (ROOT, "app_skeleton.service")
+    assert projects.package(ROOT / "notebooks" / "09_service" / "service") == (
+        ROOT / "notebooks" / "09_service", "service",
+    )  # fmt: skip
+
+
+def test_a_file_exercise_is_not_attempted_while_its_file_is_the_starters(tmp_path: Path) -> None:
+    from workbook import attempts, registry
+
+    chapter = registry.chapter("09", ROOT)
+    assert attempts.untouched_in_project(chapter, ROOT / "solutions") == set()  # the solved project
+    projects.write(ROOT / "app_skeleton" / "service", tmp_path / "09_service" / "service")
+    assert attempts.untouched_in_project(chapter, tmp_path) == {"09.1", "09.2", "09.3", "09.4"}
+    users = tmp_path / "09_service" / "service" / "routers" / "users.py"
+    users.write_text(users.read_text().replace("return found", "return user"))
+    assert attempts.untouched_in_project(chapter, tmp_path) == {"09.2", "09.3", "09.4"}

@@ -9,7 +9,7 @@ import ast
 import pytest
 from conftest import ROOT
 
-from workbook import notebooks, registry
+from workbook import notebooks, projects, registry
 
 CHAPTERS = registry.chapters(ROOT)
 
@@ -39,13 +39,23 @@ def test_every_check_function_is_registered_and_every_registered_check_exists(ch
     assert not unregistered and not missing, f"unregistered: {unregistered}, missing: {missing}"
 
 
+def _file_exercises(chapter: registry.Chapter) -> set[str]:
+    """Exercises whose answer is a region of the chapter's project (workbook/projects.py), not a cell."""
+    dirs = projects.project_dirs(ROOT, chapter.id)
+    return {r.exercise for r in projects.regions(dirs[0])} if dirs else set()
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.stem)
 def test_each_exercise_cell_has_one_todo_and_a_solution_block(chapter: registry.Chapter) -> None:
     nb = notebooks.read(chapter.solution)
+    in_files = _file_exercises(chapter)
     for ex, indexes in notebooks.exercise_cells(nb).items():
         source = "\n".join(nb.cells[i].source for i in indexes)
         assert source.count("TODO") == 1, f"{ex}: exactly one TODO"
-        assert "### BEGIN SOLUTION" in source and "### BEGIN STARTER" in source, ex
+        if ex in in_files:  # a file exercise: the cell opens the file; the solution block is in the project
+            assert "### BEGIN" not in source, f"{ex}: its answer lives in the project, not in the cell"
+        else:
+            assert "### BEGIN SOLUTION" in source and "### BEGIN STARTER" in source, ex
         assert notebooks.reveal(chapter.solution, ex).strip(), ex
 
 
@@ -53,9 +63,10 @@ def test_each_exercise_cell_has_one_todo_and_a_solution_block(chapter: registry.
 def test_starter_is_the_solution_minus_answers(chapter: registry.Chapter) -> None:
     solution, starter = notebooks.read(chapter.solution), notebooks.read(chapter.notebook)
     assert len(solution.cells) == len(starter.cells)
+    in_files = _file_exercises(chapter)
     for sol, sta in zip(solution.cells, starter.cells, strict=True):
-        if notebooks.exercise_of(sol) is None:
-            assert sol.source == sta.source
+        if notebooks.exercise_of(sol) is None or notebooks.exercise_of(sol) in in_files:
+            assert sol.source == sta.source  # a file exercise's starter is its project's region
         else:
             assert "### BEGIN SOLUTION" not in sta.source and sta.source != sol.source
         assert not sta.get("outputs"), "starters are committed without outputs"
@@ -80,6 +91,7 @@ DOCS_HOSTS = (  # official docs of what the chapters teach: the last hint sends 
     "docs.gunicorn.org",
     "docs.python.org",
     "docs.pytest.org",
+    "alembic.sqlalchemy.org",
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from workbook import notebooks
@@ -39,8 +40,9 @@ def starters(chapter: Chapter) -> dict[str, list[str]]:
     return found
 
 
-def untouched_in_notebook(chapter: Chapter, nb: Any) -> set[str]:
-    """Exercises whose cells in ``nb`` (a saved notebook) are still exactly the starter's."""
+def untouched_in_notebook(chapter: Chapter, nb: Any, folder: Path | None = None) -> set[str]:
+    """Exercises whose cells in ``nb`` (a saved notebook) are still exactly the starter's; with the
+    notebook's ``folder``, also the file exercises whose project file there is still the starter's."""
     expected = starters(chapter)
     found = notebooks.exercise_cells(nb)
     untouched = set()
@@ -48,7 +50,7 @@ def untouched_in_notebook(chapter: Chapter, nb: Any) -> set[str]:
         cells = [_normal(nb.cells[i].source) for i in found.get(ex, [])]
         if cells and sorted(cells) == sorted(sources):
             untouched.add(ex)
-    return untouched
+    return untouched | (untouched_in_project(chapter, folder) if folder is not None else set())
 
 
 def untouched_in_history(chapter: Chapter, history: Iterable[str]) -> set[str]:
@@ -71,6 +73,26 @@ def untouched_in_history(chapter: Chapter, history: Iterable[str]) -> set[str]:
     return untouched
 
 
+def untouched_in_project(chapter: Chapter, here: Path) -> set[str]:
+    """File exercises (workbook/projects.py) whose file in the project next to ``here`` is still the starter's.
+
+    The learner's copy has no markers left, so the comparison is the whole file against the
+    generated one; the solved project (no copy next to ``here``) is never "not attempted".
+    """
+    from workbook import projects
+
+    dirs = projects.project_dirs(chapter.root, chapter.id)
+    if dirs is None or not (mine := here / Path(projects.PROJECTS[chapter.id][1]).relative_to("notebooks")).is_dir():
+        return set()
+    untouched = set()
+    for region in projects.regions(dirs[0]):
+        file = mine / region.file
+        starter = projects.starter_text((dirs[0] / region.file).read_text(encoding="utf-8"))
+        if file.is_file() and _normal(file.read_text(encoding="utf-8")) == _normal(starter):
+            untouched.add(region.exercise)
+    return untouched
+
+
 def untouched_in_kernel(chapter: Chapter) -> set[str]:
     """The live kernel's view; empty outside IPython (nothing known, nothing claimed)."""
     try:
@@ -80,7 +102,8 @@ def untouched_in_kernel(chapter: Chapter) -> set[str]:
     shell = get_ipython()
     if shell is None:
         return set()
-    return untouched_in_history(chapter, shell.history_manager.input_hist_raw)
+    history = untouched_in_history(chapter, shell.history_manager.input_hist_raw)
+    return history | untouched_in_project(chapter, Path.cwd())  # file exercises: the saved file is what runs
 
 
 def classify(chapter: Chapter, results: list[Result], untouched: set[str]) -> list[Result]:

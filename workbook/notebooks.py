@@ -152,4 +152,13 @@ def reveal(solution_path: Path, exercise_id: str) -> str:
     indexes = exercise_cells(nb).get(exercise_id)
     if not indexes:
         raise NotebookError(f"{solution_path.name} has no cell tagged {TAG_PREFIX}{exercise_id}")
-    return "\n\n".join(solved_source(nb.cells[i].source) for i in indexes)
+    sources = [nb.cells[i].source for i in indexes]
+    if not any(_BLOCK.search(s) for s in sources):  # a file exercise: the answer is in the project's file
+        from workbook import projects
+
+        dirs = projects.project_dirs(solution_path.resolve().parent.parent, exercise_id.split(".")[0])
+        found = [r for r in projects.regions(dirs[0])] if dirs else []
+        answers = [f"# {r.file}\n{r.solution.rstrip()}" for r in found if r.exercise == exercise_id]
+        if answers:
+            return "\n\n".join(answers)
+    return "\n\n".join(solved_source(s) for s in sources)

@@ -182,3 +182,14 @@ def download(base_url: str, dest: Path, name: str = "service") -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(client.get(f"/files/{rel}").raise_for_status().text, encoding="utf-8")
     return folder
+
+
+def package(project: Path) -> tuple[Path, str]:
+    """(folder to run from, dotted package name): ``app_skeleton/service`` → (repo, "app_skeleton.service"),
+    a learner's ``09_service/service`` → (``09_service``, "service"). gunicorn and alembic run from there."""
+    parts = [project.name]
+    root = project.parent
+    while (root / "__init__.py").exists():
+        parts.insert(0, root.name)
+        root = root.parent
+    return root, ".".join(parts)
