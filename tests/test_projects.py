@@ -93,6 +93,13 @@ def test_find_prefers_the_learners_copy_next_to_the_notebook(tmp_path: Path) -> 
     assert projects.find("09", ROOT / "notebooks") == ROOT / "notebooks" / "09_service" / "service"
 
 
+def test_a_notebook_without_its_folder_is_never_given_the_solved_project(tmp_path: Path, monkeypatch) -> None:
+    """A graded copy of the notebook alone (the grader's sandbox) must fail, not run on the solution."""
+    monkeypatch.setenv("WORKBOOK_ROOT", str(ROOT))
+    with pytest.raises(FileNotFoundError, match="no 09_service/ folder next to this notebook"):
+        projects.find("09", tmp_path)
+
+
 def test_the_service_has_four_exercise_regions_and_its_learner_copy_is_current() -> None:
     solved, learner = projects.project_dirs(ROOT, "09") or (ROOT, ROOT)
     assert [r.exercise for r in sorted(projects.regions(solved), key=lambda r: r.exercise)] == [

@@ -144,7 +144,16 @@ def find(chapter_id: str, here: Path | None = None) -> Path:
         return mine
     from workbook.registry import find_root
 
-    return find_root(here) / solved
+    root = find_root(here)
+    if here == (root / "solutions").resolve():
+        return root / solved
+    # Anywhere else the solved project would stand in for the learner's missing one: a
+    # notebook graded without its folder must fail, not be graded on the solution.
+    raise FileNotFoundError(
+        f"no {mine.relative_to(here).parent}/ folder next to this notebook (in {here}): chapter "
+        f"{chapter_id}'s exercises are files in it. Keep the folder beside the notebook "
+        f"(`workbook starters` writes the starter copy to {Path(learner).parent}/)."
+    )
 
 
 def files_app(project: Path) -> Any:
