@@ -9,6 +9,10 @@ a check file changed on disk later cannot change a verdict). After every noteboo
 the folder is re-hashed and, if something changed it, rewritten from memory.
 Each kernel gets its own throw-away copy of ``workbook`` and ``app_skeleton``
 (``PYTHONPATH``), so editing "the workbook" from a cell edits only that copy.
+
+Pipelining: the pool keeps the next task waiting in this process; once the current
+notebook's cells have run, the next one's runtime copy, sandbox (bound to that learner's
+copy only) and kernel are prepared while the current one is checked and torn down.
 """
 
 from __future__ import annotations
