@@ -124,3 +124,15 @@ def test_cli_rejects_a_missing_submissions_folder(tmp_path: Path) -> None:
     from workbook.cli import main
 
     assert main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_the_snapshot_holds_the_whole_app_skeleton_the_kernels_import() -> None:
+    """Chapter 09's service is a package with subfolders and Alembic files: the kernels get all of it."""
+    from workbook.grading.snapshot import take_snapshot
+
+    root = Path(__file__).resolve().parent.parent
+    snap = take_snapshot(root)
+    for name in ("app_skeleton/auth.py", "app_skeleton/service/routers/users.py", "app_skeleton/service/alembic.ini",
+                 "app_skeleton/service/migrations/env.py", "app_skeleton/service/migrations/script.py.mako"):
+        assert snap.get(name) == (root / name).read_bytes(), name
+    assert not [n for n in snap if "__pycache__" in n or n.endswith((".sqlite3", ".db"))]

@@ -255,7 +255,7 @@ def verdicts(
                 results = failing(chapter, run.fatal, exercises)
             else:
                 results = run_checks(chapter, exercises, run.targets, run.notes)
-        return classify(chapter, results, untouched_in_notebook(chapter, nb))  # not attempted: still the starter
+        return classify(chapter, results, untouched_in_notebook(chapter, nb, path.parent))  # still the starter's
     except Exception as exc:  # a kernel that never came up, a notebook that breaks jupyter_client...
         return failing(chapter, f"the grader could not run this notebook: {exc.__class__.__name__}: {exc}", exercises)
 

@@ -12,15 +12,16 @@ from pathlib import Path
 
 Snapshot = dict[str, bytes]  # path relative to the workbook root → content
 KERNEL_PARTS = ("workbook/", "app_skeleton/", "checks/registry.toml")
-_KINDS = (".py", ".toml", ".typed", ".txt", ".sql")
+_KINDS = (".py", ".toml", ".typed", ".txt", ".sql", ".ini", ".mako")  # .ini/.mako: the service's Alembic set-up
 
 
 def take_snapshot(root: Path) -> Snapshot:
     """Everything a grade depends on, read once: registry, checks, runtime (with its packages), app support."""
     snap: Snapshot = {}
-    for folder, pattern in (("checks", "*"), ("workbook", "**/*.py"), ("workbook", "py.typed"), ("app_skeleton", "*")):
+    parts = (("checks", "*"), ("workbook", "**/*.py"), ("workbook", "py.typed"), ("app_skeleton", "**/*"))
+    for folder, pattern in parts:
         for path in sorted((root / folder).glob(pattern)):
-            if path.is_file() and path.suffix in _KINDS and "__pycache__" not in path.parts:
+            if path.is_file() and path.suffix in _KINDS and "__pycache__" not in path.parts:  # service/, tests/ too
                 snap[path.relative_to(root).as_posix()] = path.read_bytes()
     return snap
 
