@@ -58,23 +58,26 @@ def ok_json(response: httpx.Response, what: str) -> dict:
 
 
 def overlaps(
-    client: httpx.Client, path_for: Callable[[], str], verify: Callable[[httpx.Response], None], what: str
+    client: httpx.Client, requests: list[tuple[str, float]], verify: Callable[[httpx.Response], None], what: str
 ) -> None:
-    """BURST requests sent at once: the last must finish in under 3× the first's time.
+    """BURST requests sent at once, each of which the server must wait ``wait`` seconds on.
 
-    The first to finish took one request's time (the server waits at least that long for
-    each). Overlapping, the others finish with it (≈1×); in a queue the last waits for all
-    the others (≈BURST×)."""
-    timed = at_once(client, [path_for() for _ in range(BURST)])
+    One after another they cannot all be answered before the sum of their waits has passed —
+    however loaded the machine, so a queue can never pass. Overlapping, the batch ends shortly
+    after the longest wait. The verdict: the batch ends within ¾ of that sum, measured from
+    the moment it was sent (no single request's time, which a busy machine inflates)."""
+    started = time.perf_counter()
+    timed = at_once(client, [path for path, _ in requests])
+    batch = time.perf_counter() - started
     for response, _ in timed:
         verify(response)
-    single, slowest = min(took for _, took in timed), max(took for _, took in timed)
+    serial = sum(wait for _, wait in requests)
+    first = min(took for _, took in timed)
     expect(
-        slowest < 3 * single,
-        f"{BURST} concurrent {what} in under 3× the time of one ({3 * single:.2f} s: the first of them took "
-        f"{single:.2f} s)",
-        f"one took {single:.2f} s, the last of {BURST} sent at once took {slowest:.2f} s ({slowest / single:.1f}×): "
-        "they waited in line",
+        batch < 0.75 * serial,
+        f"{len(requests)} concurrent {what} all answered within {0.75 * serial:.2f} s (one after another they need "
+        f"at least {serial:.2f} s: the sum of their waits)",
+        f"the batch took {batch:.2f} s (the first answer came after {first:.2f} s): they waited in line",
     )
 
 
@@ -97,8 +100,9 @@ def ping_stays_fast(client: httpx.Client, paths: Callable[[], list[str]], single
 
 
 # -- 03.1 a blocking async handler --------------------------------------------------
-def _report_path() -> str:
-    return f"/report?seconds={rng.uniform(0.15, 0.2):.3f}"
+def _reports() -> list[tuple[str, float]]:
+    waits = [round(rng.uniform(0.15, 0.2), 3) for _ in range(BURST)]
+    return [(f"/report?seconds={wait:.3f}", wait) for wait in waits]
 
 
 def _report_ok(response: httpx.Response) -> None:
@@ -106,7 +110,7 @@ def _report_ok(response: httpx.Response) -> None:
 
 
 def test_reports_overlap(app: httpx.Client) -> None:
-    overlaps(app, _report_path, _report_ok, "GET /report requests")
+    overlaps(app, _reports(), _report_ok, "GET /report requests")
 
 
 def test_ping_answers_during_reports(app: httpx.Client) -> None:
@@ -159,8 +163,7 @@ def test_relay_reuses_one_upstream_connection(app: httpx.Client, served: Callabl
 def test_scores_overlap(app: httpx.Client) -> None:
     delay = rng.uniform(0.15, 0.2)
 
-    def path() -> str:
-        return f"/score/{rng.randint(1, 10**6)}?delay={delay:.3f}"
+    requests = [(f"/score/{rng.randint(1, 10**6)}?delay={delay:.3f}", delay) for _ in range(BURST)]
 
     def verify(response: httpx.Response) -> None:
         user_id = int(response.request.url.path.rsplit("/", 1)[1])
@@ -168,4 +171,4 @@ def test_scores_overlap(app: httpx.Client) -> None:
         wanted = {"user_id": user_id, "score": 300 + (user_id * 37) % 551}
         expect(got == wanted, repr(wanted), repr(got))
 
-    overlaps(app, path, verify, "GET /score requests")
+    overlaps(app, requests, verify, "GET /score requests")
