@@ -12,33 +12,19 @@ Load it with ``%load_ext workbook.pytest_cells``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from workbook.runner import quiet_pytest_env
 
 SOURCES: dict[str, str] = {}  # exercise id → the source of its last-run %%tests cell
 PLUGIN = "app_skeleton.ch08_testing"
 FLAGS = ["-q", "--no-header", "--color=no", "-p", "no:cacheprovider", "-p", "no:faulthandler",
          "-p", "no:unraisableexception", "-p", "no:threadexception", "-W", "ignore::DeprecationWarning",
          "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
-
-
-@contextlib.contextmanager
-def _no_autoload() -> Iterator[None]:
-    """No third-party pytest plugins (nbval, anyio, schemathesis...): the file's own run, fast."""
-    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
 def run_file(source: str, name: str = "test_cell.py", plugin: str = PLUGIN, extra: list[str] | None = None) -> int:
@@ -52,7 +38,7 @@ def run_file(source: str, name: str = "test_cell.py", plugin: str = PLUGIN, extr
                 "--basetemp", str(Path(folder) / "tmp"), *(extra or [])]  # fmt: skip
         before = set(sys.modules)
         try:
-            with _no_autoload():
+            with quiet_pytest_env():
                 return int(pytest.main(args))
         finally:
             for module in set(sys.modules) - before:  # the test module itself: the next run re-imports it

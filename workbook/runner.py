@@ -165,7 +165,8 @@ class _Plugin:
 
 
 @contextlib.contextmanager
-def _quiet_pytest_env() -> Iterator[None]:
+def quiet_pytest_env() -> Iterator[None]:
+    """No third-party pytest plugins (nbval, anyio, schemathesis...) here: fast, no side effects."""
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no nbval/anyio/...: faster, no side effects
     try:
@@ -203,7 +204,7 @@ def run_checks(
         "-k", " or ".join(wanted) if wanted else "nothing_selected",
     ]  # fmt: skip
     sink = io.StringIO()
-    with _quiet_pytest_env(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with quiet_pytest_env(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         try:
             pytest.main(args, plugins=[plugin])
         finally:
