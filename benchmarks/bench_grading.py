@@ -34,7 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from workbook import notebooks, registry
+from workbook import notebooks, projects, registry
 from workbook.grading import sandbox
 from workbook.grading.command import grade_all
 from workbook.grading.limits import Limits
@@ -62,6 +62,8 @@ def submission(chapter: registry.Chapter, kind: str, learner: int) -> object:
 
 
 def generate(into: Path, learners: int, chapters: list[registry.Chapter]) -> list[Path]:
+    """Each learner's notebooks, and beside a chapter whose exercises are files (09) its project
+    folder: the solved project for a correct learner, the starter's for the others."""
     paths = []
     for n in range(learners):
         kind = ("correct", "partial", "broken")[n % 3]
@@ -71,6 +73,11 @@ def generate(into: Path, learners: int, chapters: list[registry.Chapter]) -> lis
             path = folder / f"{chapter.stem}.ipynb"
             notebooks.write(submission(chapter, kind, n), path)
             paths.append(path)
+            if (dirs := projects.project_dirs(ROOT, chapter.id)) is not None:
+                solved, starter = dirs
+                mine = folder / starter.relative_to(ROOT / "notebooks")
+                shutil.copytree(solved if kind == "correct" else starter, mine,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.db", "*.sqlite*"))  # fmt: skip
     return paths
 
 
@@ -95,53 +102,55 @@ def main() -> int:
     ap.add_argument("--learners", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cluster", action="store_true", help="also time a local Dask cluster of 1 and 2 workers")
+    ap.add_argument("--chapters", nargs="*", help="only these chapter ids (default: every gradable one)")
     args = ap.parse_args()
-    chapters = gradable()
+    chapters = [c for c in gradable() if not args.chapters or c.id in args.chapters]
     if not chapters:
         print("no chapter has both a solution and a checks module")
         return 1
+    if args.cluster and shutil.which("dask", path=str(Path(sys.executable).parent)) is None:
+        print("--cluster needs Dask distributed in this environment (python3 dev.py setup installs it)")
+        return 1
     os.environ["WORKBOOK_NO_RECORD"] = "1"
+    say = lambda line: print(line, flush=True)  # noqa: E731 - each figure as soon as it is measured
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         base = Path(tmp)
         paths = generate(base / "submissions", args.learners, chapters)
         n = len(paths)
-        print(f"{args.learners} learners × {len(chapters)} chapters ({', '.join(c.id for c in chapters)}) "
-              f"= {n} notebooks, {args.workers} workers, {os.cpu_count()} cores")
+        say(f"{args.learners} learners × {len(chapters)} chapters ({', '.join(c.id for c in chapters)}) "
+            f"= {n} notebooks, {args.workers} workers, {os.cpu_count()} cores")
         started = time.monotonic()
         graded = grade_all(base / "submissions", base / "out", Limits(), args.workers, ROOT, quiet=True)
         t_grade = time.monotonic() - started
+        full = sum(all(r.passed for r in rs) for rs in graded.values())
+        say(f"graded: {full} of {len(graded)} learners with every check passing (expected {(args.learners + 2) // 3})")
+        say(f"workbook grade          {t_grade:7.1f} s   {t_grade / n:5.2f} s per notebook")
         started = time.monotonic()
         grade_all(base / "submissions", base / "out", Limits(), args.workers, ROOT, quiet=True)
-        t_rerun = time.monotonic() - started
+        say(f"re-run, nothing changed {time.monotonic() - started:7.1f} s")
         t_plain = nbconvert_all(paths, args.workers, base / "nbconvert")
         shutil.rmtree(base / "nbconvert", ignore_errors=True)
-        t_cluster: dict[int, float] = {}
-        t_serial = 0.0
+        say(f"nbconvert --execute     {t_plain:7.1f} s   {t_plain / n:5.2f} s per notebook")
+        say(f"grading / nbconvert     {t_grade / t_plain:7.2f}×  (same notebooks, same run, same workers)")
         if args.cluster:
-            t_serial = nbconvert_all(paths, 1, base / "nbconvert")
-            shutil.rmtree(base / "nbconvert", ignore_errors=True)
             from workbook.grading.cluster import local_cluster
 
+            t_cluster: dict[int, float] = {}
             for size in (1, 2):
                 with local_cluster(size) as address:
                     started = time.monotonic()
                     on = grade_all(base / "submissions", base / f"out-{size}", Limits(), root=ROOT, quiet=True,
                                    cluster=address)  # fmt: skip
-                    t_cluster[size] = time.monotonic() - started
+                    t_cluster[size] = took = time.monotonic() - started
                 verdicts = lambda by: {(n, r.test, r.passed) for n, rs in by.items() for r in rs}  # noqa: E731
                 assert verdicts(on) == verdicts(graded), "the cluster's verdicts differ from the local run's"
-    full = sum(all(r.passed for r in rs) for rs in graded.values())
-    print(f"graded: {full} of {len(graded)} learners with every check passing (expected {(args.learners + 2) // 3})")
-    print(f"workbook grade          {t_grade:7.1f} s   {t_grade / n:5.2f} s per notebook")
-    print(f"re-run, nothing changed {t_rerun:7.1f} s")
-    print(f"nbconvert --execute     {t_plain:7.1f} s   {t_plain / n:5.2f} s per notebook")
-    print(f"grading / nbconvert     {t_grade / t_plain:7.2f}×  (same notebooks, same run, same workers)")
-    for size, took in t_cluster.items():
-        print(f"cluster, {size} worker{'s' if size > 1 else ' '}       {took:7.1f} s   {took / n:5.2f} s per notebook")
-    if t_cluster:
-        print(f"cluster speed-up 2 vs 1 {t_cluster[1] / t_cluster[2]:7.2f}×  (same verdicts as the local run)")
-        print(f"nbconvert, 1 at a time  {t_serial:7.1f} s")
-        print(f"bound: nbconvert 2 vs 1 {t_serial / t_plain:7.2f}×  (what two parallel runs gain on this machine now)")
+                say(f"cluster, {size} worker{'s' if size > 1 else ' '}       {took:7.1f} s   {took / n:5.2f} s per "
+                    "notebook (same verdicts as the local run)")
+            say(f"cluster speed-up 2 vs 1 {t_cluster[1] / t_cluster[2]:7.2f}×")
+            t_serial = nbconvert_all(paths, 1, base / "nbconvert")
+            shutil.rmtree(base / "nbconvert", ignore_errors=True)
+            say(f"nbconvert, 1 at a time  {t_serial:7.1f} s")
+            say(f"bound: nbconvert 2 vs 1 {t_serial / t_plain:7.2f}×  (what two parallel runs gain on this machine)")
     why = sandbox.unavailable()
     print("kernels sandboxed with bubblewrap" if why is None else f"kernels NOT sandboxed: {why}")
     projected = t_grade / n * 30 * 7

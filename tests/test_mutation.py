@@ -51,3 +51,30 @@ def test_a_suite_past_its_time_limit_is_killed_with_its_group(tmp_path: Path, mo
     folder = _folder(tmp_path, "hangs", hangs)
     codes = mutation.run_suites([folder], "test_yours.py", "app_skeleton")
     assert codes == {str(folder): "timeout"}
+
+
+def test_the_runner_stays_warm_between_checks_and_stops_with_the_teardown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a kernel a second check() reuses the runner (no second second of imports); stop_all() ends it."""
+    import psutil
+
+    from workbook import serving
+
+    monkeypatch.setattr(mutation, "keep_warm", True)
+    folder = _folder(tmp_path, "good", "def test_ok():\n    assert True\n")
+    assert mutation.run_suites([folder], "test_yours.py", "app_skeleton") == {str(folder): 0}
+    assert mutation._warm is not None
+    pid = mutation._warm.popen.pid
+    assert mutation.run_suites([folder], "test_yours.py", "app_skeleton") == {str(folder): 0}
+    assert mutation._warm.popen.pid == pid and mutation.last_timings["ready"] == 0.0
+    serving.stop_all()
+    assert mutation._warm is None and not psutil.pid_exists(pid)
+
+
+def test_a_grader_never_reuses_a_runner(tmp_path: Path) -> None:
+    """Outside a kernel (keep_warm False: the grader) each call's runner ends with the call."""
+    folder = _folder(tmp_path, "good", "def test_ok():\n    assert True\n")
+    assert not mutation.keep_warm
+    assert mutation.run_suites([folder], "test_yours.py", "app_skeleton") == {str(folder): 0}
+    assert mutation._warm is None and mutation.last_timings["ready"] > 0

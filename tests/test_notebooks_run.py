@@ -1,5 +1,5 @@
 """Every notebook, starter and solution, runs top to bottom in a fresh kernel without
-an error, runs again in the same kernel, and leaves no server thread or socket behind;
+an error, runs again in the same kernel, and leaves no server, thread, socket or process behind;
 check() renders a widget panel with a plain-text twin."""
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ pytestmark = pytest.mark.slow
 PATHS = [p for c in CHAPTERS for p in (c.notebook, c.solution)]
 
 LEFTOVERS = """
-import json, os, threading, workbook.serving as s
+import json, os, psutil, threading, workbook.serving as s
 socks = sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:") for fd in os.listdir("/proc/self/fd")
             if os.path.exists(f"/proc/self/fd/{fd}"))
 print("LEFT", json.dumps({"servers": s.running(),
-      "threads": [t.name for t in threading.enumerate() if t.name.startswith("workbook-")], "sockets": socks}))
+      "threads": [t.name for t in threading.enumerate() if t.name.startswith("workbook-")], "sockets": socks,
+      "children": [" ".join(p.cmdline()[:3]) for p in psutil.Process().children(recursive=True)]}))
 """
 
 
@@ -73,7 +74,7 @@ def test_runs_twice_without_errors_and_leaves_nothing_behind(kernel: Kernel, req
             found = errors(kernel.run(cell.source))
             assert not found, f"round {round_}, code cell {index} of {path.name} raised {found}\n{cell.source[:300]}"
     after = sockets_now(kernel)
-    assert after["servers"] == {} and after["threads"] == [], after
+    assert after["servers"] == {} and after["threads"] == [] and after["children"] == [], after
     assert after["sockets"] <= before["sockets"], (before, after)
 
 

@@ -19,6 +19,7 @@ the module's source and recognises a mutant by its text (the checks say so; the 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import hmac
@@ -28,9 +29,11 @@ import secrets
 import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from workbook import serving
 from workbook.processes import launch_argv
 
 TIMEOUT = 10.0  # seconds per child: a small suite takes 0.2–2.5 s here, even under heavy load
@@ -165,45 +168,120 @@ class _Lines:
         return line.decode(errors="replace").strip()
 
 
-def run_suites(folders: list[Path], test_file: str, plugin: str) -> dict[str, int | str]:
-    """Folder → pytest's exit status in that folder (or ``"timeout"``), one forked child each."""
-    code = f"PREWARM = {PREWARM!r}\nPLUGIN = {plugin!r}\nTIMEOUT = {TIMEOUT!r}\nPARALLEL = {PARALLEL!r}\n{RUNNER}"
-    begun = time.monotonic()
-    argv = launch_argv([sys.executable, "-I", "-c", code])
-    popen = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             start_new_session=True)  # fmt: skip
-    assert popen.stdin is not None
-    lines = _Lines(popen)
-    try:
-        deadline = time.monotonic() + 60
-        while lines.next(deadline) != "ready":
-            pass
+class _Runner:
+    """One warm runner process: started once, then handed one job after another.
+
+    Why keep it: importing pytest, FastAPI, SQLAlchemy... takes the runner about a second, more
+    than the children it forks need for a small suite, so a learner's second check() would pay it
+    again for nothing. Reuse is safe because the runner itself never runs a learner's code (only
+    its forked children do, and each job reaps them all), and every job's answer is signed with a
+    key made for that job alone."""
+
+    def __init__(self, code: str) -> None:
+        begun = time.monotonic()
+        self.argv = launch_argv([sys.executable, "-I", "-c", code])  # the sandbox's wrapping included
+        self.popen = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.lines = _Lines(self.popen)
+        try:
+            deadline = time.monotonic() + 60
+            while self.lines.next(deadline) != "ready":
+                pass
+        except BaseException:
+            self.stop()
+            raise
         last_timings["ready"] = round(time.monotonic() - begun, 3)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def run(self, folders: list[Path], test_file: str) -> dict[str, int | str]:
+        stdin = self.popen.stdin
+        assert stdin is not None
         job = {"folders": [str(f) for f in folders], "test_file": test_file}
-        popen.stdin.write(json.dumps(job).encode() + b"\n")
-        popen.stdin.flush()
+        try:
+            stdin.write(json.dumps(job).encode() + b"\n")
+            stdin.flush()
+        except OSError as exc:
+            raise RunnerError(f"the test runner exited ({exc})") from None
         deadline = time.monotonic() + TIMEOUT * (len(folders) + 1) + 30
-        while (line := lines.next(deadline)) != "reaped":  # a forged "reaped" only makes the key come early
+        while (line := self.lines.next(deadline)) != "reaped":  # a forged "reaped" only makes the key come early
             if line.startswith("took "):
                 with contextlib.suppress(ValueError):
                     last_timings["children"] = json.loads(line[5:])  # for benchmarks; never for a verdict
         key = secrets.token_hex(32)  # made now: no child of the runner has ever seen it
-        popen.stdin.write(key.encode() + b"\n")
-        popen.stdin.flush()
+        stdin.write(key.encode() + b"\n")
+        stdin.flush()
         while True:
             try:
-                answer = json.loads(lines.next(deadline))
+                answer = json.loads(self.lines.next(deadline))
                 payload = json.dumps(answer["codes"], sort_keys=True).encode()
                 if hmac.compare_digest(answer["mac"], hmac.new(key.encode(), payload, hashlib.sha256).hexdigest()):
                     return dict(answer["codes"])
             except (ValueError, KeyError, TypeError):
                 continue
-    finally:
-        popen.stdin.close()
+
+    def stop(self) -> None:
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
         try:
-            popen.wait(5)
+            self.popen.wait(5)
         except subprocess.TimeoutExpired:
-            os.killpg(popen.pid, 9)
-            popen.wait()
-        assert popen.stdout is not None
-        popen.stdout.close()
+            with contextlib.suppress(OSError):
+                os.killpg(self.popen.pid, 9)
+            self.popen.wait()
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+
+
+_warm: _Runner | None = None
+_warm_lock = threading.Lock()
+keep_warm = False  # True only in a learner's kernel (check() sets it): a grader starts a runner per notebook
+
+
+def run_suites(folders: list[Path], test_file: str, plugin: str) -> dict[str, int | str]:
+    """Folder → pytest's exit status in that folder (or ``"timeout"``), one forked child each.
+
+    In a learner's kernel (``keep_warm``) the runner is kept for the next check(). Never in a
+    grader: there a runner lives in one notebook's sandbox and ends with that notebook's grading,
+    with everything its children started. Nor from a thread other than the main one: on Linux the
+    runner is set to die with the thread that started it (``PR_SET_PDEATHSIG`` follows the thread)."""
+    global _warm
+    code = f"PREWARM = {PREWARM!r}\nPLUGIN = {plugin!r}\nTIMEOUT = {TIMEOUT!r}\nPARALLEL = {PARALLEL!r}\n{RUNNER}"
+    keep = keep_warm and threading.current_thread() is threading.main_thread()
+    with _warm_lock:
+        runner = None
+        if keep and _warm is not None:
+            if _warm.argv == launch_argv([sys.executable, "-I", "-c", code]) and _warm.alive():
+                runner = _warm
+            else:
+                _warm.stop()
+            _warm = None
+        if runner is None:
+            runner = _Runner(code)
+        else:
+            last_timings["ready"] = 0.0  # warm: nothing to wait for
+        try:
+            codes = runner.run(folders, test_file)
+        except BaseException:
+            runner.stop()
+            raise
+        if keep:
+            _warm = runner
+        else:
+            runner.stop()
+        return codes
+
+
+def stop_runner() -> None:
+    """Stop the warm runner, if any (the notebook's teardown and the interpreter's exit call this)."""
+    global _warm
+    with _warm_lock:
+        runner, _warm = _warm, None
+    if runner is not None:
+        runner.stop()
+
+
+atexit.register(stop_runner)
+serving.add_stop_hook(stop_runner)

@@ -11,8 +11,8 @@ import contextlib
 import io
 import os
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from workbook.testing import Mismatch
 
 CHECK_TIMEOUT = 5.0
 INDEPENDENT = "independent"  # @pytest.mark.independent: a check that may run beside the others so marked
+TOGETHER = "together"  # @pytest.mark.together("03.1"): checks of one group run at once, groups one by one
 MAX_AT_ONCE = 8
 
 
@@ -56,8 +57,11 @@ class _Plugin:
 
     Checks marked ``independent`` (they share no state with any other check and time nothing
     that another check's load could disturb) run first, side by side in threads; the rest then
-    run one at a time as pytest runs them. Outcomes are keyed by test name, so the order in which
-    checks finish changes nothing in the results.
+    run one at a time as pytest runs them. Checks marked ``together(group)`` (timing checks of one
+    exercise whose margins leave room for each other's load) run side by side with the rest of
+    their group, and the groups one after another, each alone on the app: one exercise's wrong
+    answer (a blocked event loop) then slows only its own checks. Outcomes are keyed by test name,
+    so the order in which checks finish changes nothing in the results.
     """
 
     FIXTURES = frozenset({"app", "served"})  # what an independent check may ask for
@@ -101,6 +105,7 @@ class _Plugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{INDEPENDENT}: may run beside the chapter's other independent checks")
+        config.addinivalue_line("markers", f"{TOGETHER}(group): runs beside its group's other checks only")
 
     def record(self, name: str, exc: BaseException | None) -> None:
         """One check's outcome: the first failure of a test function wins over a pass."""
@@ -117,10 +122,10 @@ class _Plugin:
             if self.outcomes[name][0]:
                 self.outcomes[name] = (False, message)
 
-    def _runs_beside(self, item: pytest.Item) -> bool:
+    def _marked(self, item: pytest.Item, marker: str) -> bool:
         return (
             isinstance(item, pytest.Function)
-            and item.get_closest_marker(INDEPENDENT) is not None
+            and item.get_closest_marker(marker) is not None
             and set(item.fixturenames) <= self.FIXTURES
         )
 
@@ -138,16 +143,28 @@ class _Plugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        """Run the independent checks together, then leave the others to pytest's own loop."""
-        beside = [item for item in session.items if self._runs_beside(item)]
-        if len(beside) < 2 or session.config.option.collectonly:
+        """Run the independent checks together, then each ``together`` group, then leave the
+        others to pytest's own loop."""
+        if session.config.option.collectonly:
             return
-        session.items[:] = [item for item in session.items if item not in beside]
-        with ThreadPoolExecutor(min(len(beside), MAX_AT_ONCE), thread_name_prefix="workbook-check") as pool:
-            for done in as_completed([pool.submit(self._call, item) for item in beside]):  # type: ignore[arg-type]
-                done.result()
-                if self.progress is not None:  # from this thread: a notebook display is not thread-safe
-                    self.progress(len(self.outcomes))
+        beside = [item for item in session.items if self._marked(item, INDEPENDENT)]
+        groups: dict[str, list[pytest.Item]] = {}
+        for item in session.items:
+            if item not in beside and self._marked(item, TOGETHER):
+                groups.setdefault(str(item.get_closest_marker(TOGETHER).args[0]), []).append(item)  # type: ignore[union-attr]
+        batches = [batch for batch in [beside, *groups.values()] if len(batch) >= 2]
+        for batch in batches:
+            session.items[:] = [item for item in session.items if item not in batch]
+        for batch in batches:
+            with ThreadPoolExecutor(min(len(batch), MAX_AT_ONCE), thread_name_prefix="workbook-check") as pool:
+                self._finish(pool.submit(self._call, item) for item in batch)  # type: ignore[arg-type]
+
+    def _finish(self, futures: Iterable[Future[None]]) -> None:
+        """Wait for each check; report progress from this thread (a notebook display is not thread-safe)."""
+        for done in as_completed(list(futures)):
+            done.result()
+            if self.progress is not None:
+                self.progress(len(self.outcomes))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

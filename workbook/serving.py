@@ -319,11 +319,24 @@ def rebuild(names: list[str] | None = None) -> None:
         serve(factory, name)
 
 
-def stop_all() -> None:
+_stop_hooks: list[Callable[[], None]] = []
+
+
+def add_stop_hook(hook: Callable[[], None]) -> None:
+    """Have ``stop_all()`` also call ``hook`` (e.g. to stop a warm helper process)."""
     with _lock:
-        servers = list(_servers.values())
+        if hook not in _stop_hooks:
+            _stop_hooks.append(hook)
+
+
+def stop_all() -> None:
+    """Stop every server and helper this kernel started (the notebook's teardown cell)."""
+    with _lock:
+        servers, hooks = list(_servers.values()), list(_stop_hooks)
     for server in servers:
         server.stop()
+    for hook in hooks:
+        hook()
 
 
 atexit.register(stop_all)
