@@ -190,7 +190,7 @@ def test_a_hung_or_missing_service_never_holds_a_check(monkeypatch: pytest.Monke
         assert any(queued) and not all(queued), case  # the bounded queue dropped the overflow
         assert report.delivered["dropped"] > before["dropped"], case
         hung.close()  # now nothing listens there: the queued posts are refused
-    assert report.flush(timeout=report.TIMEOUT + 10)
+        assert report.flush(timeout=report.TIMEOUT + 10), case
     assert report.delivered["ok"] == 0 and report.delivered["failed"] > 0
 
 

@@ -2,13 +2,14 @@
 
 The example config runs on loopback ports in a temporary folder (its environment variables);
 the only additions (``WORKBOOK_HUB_EXTRA_CONFIG``) are the test's: an admin service token to
-create users and tokens, the proxy found on PATH, longer spawn timeouts for a loaded machine. Then, on one hub: alice (solution) and bob (a
-wrong answer to 01.2) run chapter 01 and ``check("01")`` in real kernels through the hub, whose
-reports reach the managed service with their servers' own tokens; carol, an instructor, opens the
-page in headless Chromium through the hub's login and OAuth and sees both rows within 2 s
-(screenshot in artifacts/browser/dashboard.png); bob's token gets 403 on the page and cannot post
-as alice; 30 learners × 20 results in a burst are all kept; the service, SIGKILLed, is restarted
-by the hub with every result still there.
+create users and tokens, the proxy found on PATH, longer spawn timeouts for a loaded machine.
+Then, on one hub: alice (solution) and bob (a wrong answer to 01.2) run chapter 01 and
+``check("01")`` in real kernels through the hub, whose reports reach the managed service with
+their servers' own tokens; carol, an instructor, opens the page in headless Chromium through
+the hub's login and OAuth and sees both rows within 2 s (screenshot:
+artifacts/browser/dashboard.png); bob's token gets 403 on the page and cannot post as alice;
+30 learners × 20 results in a burst are all kept; the service, SIGKILLed, is restarted by the
+hub with every result still there.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@
   group in ``WORKBOOK_DASHBOARD_GROUP``); anyone else gets 403. A browser without our cookie is
   sent through the hub's OAuth (hub cookie → code → token → our own cookie), as HubOAuth does.
 - ``GET health`` — no login; says the database answers.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI must see the routes' ``Depends(...)`` on
+closures of create_app() as objects, not as strings it cannot resolve from the module's globals.
+"""
 
 import secrets
 import time

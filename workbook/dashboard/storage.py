@@ -142,7 +142,7 @@ def summarize(rows: Iterable[Latest], now: float, roster: Iterable[str] = ()) ->
     learners on the board whose latest report of the exercise passes.
     """
     cells: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in roster}
-    stuck = []
+    stuck: list[dict[str, Any]] = []
     for r in rows:
         cells.setdefault(r.learner, {})[r.exercise] = {
             "state": r.state, "at": r.at, "passed": r.passed, "total": r.total, "failing_since": r.failing_since,
@@ -151,7 +151,7 @@ def summarize(rows: Iterable[Latest], now: float, roster: Iterable[str] = ()) ->
             stuck.append({"learner": r.learner, "exercise": r.exercise, "failing_since": r.failing_since,
                           "seconds": round(now - r.failing_since, 1)})  # fmt: skip
     exercises = sorted({ex for row in cells.values() for ex in row}, key=_exercise_key)
-    learners = []
+    learners: list[dict[str, Any]] = []
     for name in sorted(cells):
         row = cells[name]
         full = {ex: row.get(ex, {"state": NOT_ATTEMPTED, "at": None}) for ex in exercises}
