@@ -247,6 +247,7 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
     pids: set[int] = set()
     try:
         pids.add(hub.service_pid() or 0)
+        hub.user_token("dee")  # on the hub, never checks anything: still a row, from the hub's user list
         chapter = registry.chapter("01", ROOT)
         with ThreadPoolExecutor(2) as pool:
             api_tokens = dict(zip(("alice", "bob"), pool.map(hub.start_server, ("alice", "bob")), strict=True))
@@ -272,6 +273,8 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
         assert cells[("bob", "01.2")] == "failing", cells
         assert all(cells[("bob", ex)] == "passing" for ex in exercises if ex != "01.2"), cells
         assert [s["learner"] for s in board["failing_longest"]] == ["bob"]
+        assert all(cells[("dee", ex)] == "not attempted" for ex in exercises), cells
+        assert [r["name"] for r in board["learners"]] == ["alice", "bob", "dee"]  # carol teaches: no row
 
         # A learner's token: 403 on the page and its JSON; it cannot post as someone else.
         bob = {"Authorization": f"token {hub.user_token('bob')}"}
@@ -288,6 +291,7 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
 
         # The instructor's page in a browser, through the hub's login and OAuth.
         seen = _browser_view(hub)
+        print(f"dashboard: both learners' rows {seen['rows_after']:.2f} s after the page loaded")
         assert seen["rows_after"] < 2.0, seen
         assert ["bob", "01.2", "failing"] in seen["states"] and ["alice", "01.2", "passing"] in seen["states"]
         assert "not grades" in seen["note"] and "workbook grade" in seen["note"]
@@ -298,6 +302,8 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
         # A burst: 30 learners × 20 results, 16 in flight, none lost.
         tokens = learner_tokens(hub, 30)
         wall, latencies, plan = burst(f"{hub.service}{SERVICE}", tokens)
+        p95 = sorted(latencies)[int(len(latencies) * 0.95)]
+        print(f"dashboard burst: {len(latencies) / wall:.0f} results/s, p95 {p95 * 1000:.0f} ms")
         export = httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=30).json()
         posted = sum(1 for h in export["history"] if h["learner"] in plan)
         assert posted == 600, posted
@@ -313,6 +319,7 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the hub did not restart the dashboard\n" + hub.log()
             time.sleep(0.5)
         pids.add(new or 0)
+        print(f"dashboard: restarted by the hub {time.monotonic() - deadline + 90:.1f} s after SIGKILL")
         again = httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=30).json()
         assert again["history"] == export["history"] and again["learners"] == export["learners"]
     finally:
