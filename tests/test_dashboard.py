@@ -219,3 +219,40 @@ def test_the_hub_is_asked_once_per_token_and_its_answer_trusted_only_for_users()
         await hub.aclose()
 
     asyncio.run(scenario())
+
+
+def test_check_hands_its_results_to_the_reporter_and_returns_while_the_service_hangs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """check() itself, its checks faked (no app to serve): the hook queues, the check does not wait."""
+    from workbook import checking, runner, serving
+
+    monkeypatch.setenv("WORKBOOK_NO_RECORD", "1")
+    monkeypatch.setattr(serving, "rebuild", lambda names=None: None)
+    monkeypatch.setattr(serving, "running", lambda: {"app": "http://127.0.0.1:9"})
+    monkeypatch.setattr(runner, "run_checks", lambda chapter, exercises, targets, progress=None: [
+        Result(chapter.id, ex.id, c.behaviour, False, test=c.test) for ex in exercises for c in ex.checks])  # fmt: skip
+    calls: list[tuple[list[str], bool]] = []
+    real = report.report
+
+    def spy(results: list[Result]) -> bool:
+        calls.append(([r.exercise for r in results], queued := real(results)))
+        return queued
+
+    monkeypatch.setattr(report, "report", spy)
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    monkeypatch.setenv(report.URL_ENV, f"http://127.0.0.1:{hung.getsockname()[1]}/services/dashboard/")
+    monkeypatch.setenv(report.TOKEN_ENV, "t")
+    try:
+        for _ in range(3):
+            start = time.perf_counter()
+            checking.check("01.2")
+            took = time.perf_counter() - start
+            assert took < report.TIMEOUT / 3, f"check() took {took:.2f} s while the dashboard hung"
+    finally:
+        hung.close()
+    assert report.flush(timeout=report.TIMEOUT + 10)
+    assert calls and all(exercises and set(exercises) == {"01.2"} for exercises, _ in calls), calls
+    assert calls[0][1] is True  # queued: the hub's switch was on

@@ -27,7 +27,8 @@ delivered = {"ok": 0, "failed": 0, "dropped": 0}  # what this kernel's reporter 
 
 
 def summary(results: Iterable[Result]) -> dict[str, Any]:
-    """Per exercise: passing (every check passes), not attempted (its cells are the starter's), else failing."""
+    """Per exercise: passing (every check passes), not attempted (its cells are the starter's), else failing
+    (a check *waiting* on another exercise counts as failing: this exercise does not work yet)."""
     by_exercise: dict[str, list[Result]] = {}
     for r in results:
         by_exercise.setdefault(r.exercise, []).append(r)
