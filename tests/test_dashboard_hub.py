@@ -7,7 +7,9 @@ Then, on one hub: alice (solution) and bob (a wrong answer to 01.2) run chapter 
 ``check("01")`` in real kernels through the hub, whose reports reach the managed service with
 their servers' own tokens; carol, an instructor, opens the page in headless Chromium through
 the hub's login and OAuth and sees both rows within 2 s (screenshot:
-artifacts/browser/dashboard.png); bob's token gets 403 on the page and cannot post as alice;
+artifacts/browser/dashboard.png) and holds the service's HttpOnly cookie; bob's token gets 403 on
+the page and its JSON, a hub admin's 200; bob cannot post as alice, a cookie, a forged token or
+a service's token cannot post at all;
 30 learners × 20 results in a burst are all kept; the service, SIGKILLed, is restarted by the
 hub with every result still there.
 """
@@ -43,6 +45,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "browser"
 SERVICE = "/services/dashboard/"
 INSTRUCTOR = "carol"
+ADMIN = "root"  # a hub admin, not in the group: may see the page too
+COOKIE = "workbook-dashboard-token"
 REPORT = f"""
 import json as _json
 from workbook import serving as _serving
@@ -68,6 +72,7 @@ class DashboardHub(Hub):
             "WORKBOOK_HUB_STATE": str(tmp),
             "WORKBOOK_DASHBOARD_SERVICE_URL": self.service,
             "WORKBOOK_INSTRUCTORS": INSTRUCTOR,
+            "WORKBOOK_HUB_ADMINS": ADMIN,
             "WORKBOOK_HUB_EXTRA_CONFIG": str(tmp / "test_additions.py"),
         }
 
@@ -113,6 +118,10 @@ c.JupyterHub.load_roles.append({{"name": "workshop", "services": ["workshop"],
             return httpx.get(f"{self.service}{SERVICE}health", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
+
+    def hub_lookups(self) -> int:
+        """How many times the service has asked the hub who a token belongs to (its /health)."""
+        return int(httpx.get(f"{self.service}{SERVICE}health", timeout=10).json()["hub_lookups"])
 
     def user_token(self, user: str) -> str:
         assert self.api.post(f"/users/{user}").status_code in (201, 409)
@@ -229,6 +238,7 @@ def _browser_view(hub: DashboardHub) -> dict:
                     "tbody td[data-state]",
                     "cells => cells.map(c => [c.parentElement.dataset.learner, c.dataset.exercise, c.dataset.state])")
                 seen["note"] = page.inner_text("#note")
+                seen["cookies"] = [c for c in context.cookies() if c["name"] == COOKIE]
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
                 context.close()
@@ -280,9 +290,22 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
         bob = {"Authorization": f"token {hub.user_token('bob')}"}
         for where in ("", "api/progress", "api/export"):
             assert httpx.get(f"{hub.url}{SERVICE}{where}", headers=bob, timeout=10).status_code == 403, where
+        admin = {"Authorization": f"token {hub.user_token(ADMIN)}"}
+        for where in ("", "api/progress", "api/export"):  # a hub admin, in no group, is an instructor too
+            assert httpx.get(f"{hub.url}{SERVICE}{where}", headers=admin, timeout=10).status_code == 200, where
+        html = httpx.get(f"{hub.url}{SERVICE}", headers=carol, timeout=10).text
+        assert "<script src" not in html and "<link" not in html  # everything inline: no CDN, works offline
         before = len(httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=10).json()["history"])
         forged = {"learner": "alice", "results": [{"exercise": "01.1", "state": "failing", "passed": 0, "total": 1}]}
-        assert httpx.post(f"{hub.service}{SERVICE}api/results", json=forged, headers=bob).status_code == 422
+        posts = f"{hub.service}{SERVICE}api/results"
+        assert httpx.post(posts, json=forged, headers=bob).status_code == 422  # the body never names the learner
+        body = {"results": forged["results"]}
+        assert httpx.post(posts, json=body).status_code == 401  # no token
+        assert httpx.post(posts, json=body, headers={"Authorization": "token forged-0123"}).status_code == 403
+        service_token = {"Authorization": f"token {hub.token}"}  # the hub knows it, but it is no learner's
+        assert httpx.post(posts, json=body, headers=service_token).status_code == 403
+        bob_cookie = {"Cookie": f"{COOKIE}={bob['Authorization'].split()[1]}"}
+        assert httpx.post(posts, json=body, headers=bob_cookie).status_code == 401  # a cookie never posts
         honest = httpx.post(f"{hub.service}{SERVICE}api/results", json={"results": forged["results"]}, headers=bob)
         assert honest.status_code == 201 and honest.json()["learner"] == "bob"
         after = httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=10).json()
@@ -298,10 +321,18 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
         assert not seen["blocked"], seen["blocked"]  # no CDN: nothing left loopback
         learner_url, learner_html = seen["learner_page"]
         assert "403" in learner_html and 'data-learner="alice"' not in learner_html, learner_url
+        (cookie,) = seen["cookies"]  # the OAuth login left the service's own cookie, out of scripts' reach
+        assert cookie["httpOnly"] and cookie["path"] == SERVICE, cookie
+        stale = httpx.get(f"{hub.url}{SERVICE}", headers={"Cookie": f"{COOKIE}=revoked"}, timeout=10)
+        assert stale.status_code == 302 and "/hub/api/oauth2/authorize" in stale.headers["location"]
+        wrong = httpx.get(f"{hub.url}{SERVICE}oauth_callback", params={"code": "x", "state": "forged"}, timeout=10)
+        assert wrong.status_code == 400  # no login without the state this browser was given
 
         # A burst: 30 learners × 20 results, 16 in flight, none lost.
         tokens = learner_tokens(hub, 30)
+        asked = hub.hub_lookups()
         wall, latencies, plan = burst(f"{hub.service}{SERVICE}", tokens)
+        assert hub.hub_lookups() - asked == 30  # 600 posts, one question to the hub per learner's token
         p95 = sorted(latencies)[int(len(latencies) * 0.95)]
         print(f"dashboard burst: {len(latencies) / wall:.0f} results/s, p95 {p95 * 1000:.0f} ms")
         export = httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=30).json()

@@ -7,7 +7,7 @@
   ``GET api/export`` that JSON plus every report ever made. Instructors only (hub admins and the
   group in ``WORKBOOK_DASHBOARD_GROUP``); anyone else gets 403. A browser without our cookie is
   sent through the hub's OAuth (hub cookie → code → token → our own cookie), as HubOAuth does.
-- ``GET health`` — no login; says the database answers.
+- ``GET health`` — no login; says the database answers and how often the hub was asked who a token is.
 
 No ``from __future__ import annotations`` here: FastAPI must see the routes' ``Depends(...)`` on
 closures of create_app() as objects, not as strings it cannot resolve from the module's globals.
@@ -117,7 +117,7 @@ def create_app(settings: Settings, hub: Hub | None = None, store: storage.Store 
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "reports": await db.count()}
+        return {"ok": True, "reports": await db.count(), "hub_lookups": the_hub.asked}
 
     @router.get("/", response_class=HTMLResponse)
     async def board(request: Request) -> Response:

@@ -53,6 +53,7 @@ class Hub:
         self._cache: dict[str, tuple[float, Identity | None]] = {}
         self._roster: tuple[float, list[str]] = (0.0, [])
         self._asking: dict[str, asyncio.Future[Identity | None]] = {}
+        self.asked = 0  # questions put to the hub's /user (the service's /health shows it)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -71,6 +72,7 @@ class Hub:
         return await asyncio.shield(task)
 
     async def _ask(self, token: str, key: str) -> Identity | None:
+        self.asked += 1
         try:
             got = await self.http.get(f"{self.api_url}/user", headers={"Authorization": f"token {token}"})
         except httpx.HTTPError as exc:
