@@ -5,6 +5,7 @@ check() never waits for the service. Who may post and see what is tested on a re
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from workbook.dashboard import report, storage
 from workbook.dashboard.config import NotUnderHub, Settings
 from workbook.dashboard.hub import Hub, HubUnavailable
 from workbook.results import NOT_ATTEMPTED, Result
+
+TOY = Path(__file__).parent / "toy"
 
 
 def test_latest_state_failing_since_and_pass_rate(tmp_path: Path) -> None:
@@ -109,38 +112,69 @@ def test_a_hub_that_does_not_answer_is_a_503_not_a_403() -> None:
     asyncio.run(scenario())
 
 
-def test_check_hands_its_results_to_the_reporter_and_returns_while_the_service_hangs(
-    monkeypatch: pytest.MonkeyPatch,
+def _read_request(conn: socket.socket) -> tuple[bytes, dict]:
+    """One HTTP request as it arrived: its head, and its JSON body (by Content-Length)."""
+    data, head, body, length = b"", b"", b"", 1 << 30
+    while b"\r\n\r\n" not in data or len(body) < length:
+        chunk = conn.recv(65536)
+        assert chunk, f"the reporter hung up before sending a whole request: {data!r}"
+        data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        sizes = [line.split(b":")[1] for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")]
+        length = int(sizes[0]) if sizes else 1 << 30
+    return head, json.loads(body)
+
+
+def test_check_on_a_served_app_hands_its_results_over_and_never_waits_for_a_hung_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """check() itself, its checks faked (no app to serve): the hook queues, the check does not wait."""
-    from workbook import checking, runner, serving
+    """check() for real: the toy workbook's checks (tests/toy) against an app served in this process,
+    with the dashboard a socket that accepts and never answers. The check returns as fast as with
+    the dashboard off (waiting would add the reporter's 3 s timeout), and the request that reached
+    the socket carries the learner's token and each exercise's state as the check found it."""
+    from fastapi import FastAPI
 
+    from workbook import checking, serving
+
+    monkeypatch.setenv("WORKBOOK_ROOT", str(TOY))
     monkeypatch.setenv("WORKBOOK_NO_RECORD", "1")
-    monkeypatch.setattr(serving, "rebuild", lambda names=None: None)
-    monkeypatch.setattr(serving, "running", lambda: {"app": "http://127.0.0.1:9"})
-    monkeypatch.setattr(runner, "run_checks", lambda chapter, exercises, targets, progress=None: [
-        Result(chapter.id, ex.id, c.behaviour, False, test=c.test) for ex in exercises for c in ex.checks])  # fmt: skip
-    calls: list[tuple[list[str], bool]] = []
-    real = report.report
+    monkeypatch.chdir(tmp_path)  # not a solutions folder: a learner's run
+    monkeypatch.delenv(report.URL_ENV, raising=False)
+    monkeypatch.setenv(report.TOKEN_ENV, "the-learners-hub-token")
+    values = {"answer": 42, "name": "not toy"}
+    app = FastAPI()
 
-    def spy(results: list[Result]) -> bool:
-        calls.append(([r.exercise for r in results], queued := real(results)))
-        return queued
+    @app.get("/value/{key}")
+    def read(key: str) -> dict[str, object]:
+        return {"value": values.get(key)}
 
-    monkeypatch.setattr(report, "report", spy)
+    server = serving.serve(app)
     hung = socket.socket()
-    hung.bind(("127.0.0.1", 0))
-    hung.listen(64)
-    monkeypatch.setenv(report.URL_ENV, f"http://127.0.0.1:{hung.getsockname()[1]}/services/dashboard/")
-    monkeypatch.setenv(report.TOKEN_ENV, "t")
     try:
-        for _ in range(3):
-            start = time.perf_counter()
-            checking.check("01.2")
-            took = time.perf_counter() - start
-            assert took < report.TIMEOUT / 3, f"check() took {took:.2f} s while the dashboard hung"
+        start = time.perf_counter()
+        off = checking.check("90")  # the dashboard off: the baseline (and the imports warmed up)
+        baseline = time.perf_counter() - start
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        hung.settimeout(10)
+        monkeypatch.setenv(report.URL_ENV, f"http://127.0.0.1:{hung.getsockname()[1]}/services/dashboard/")
+        start = time.perf_counter()
+        on = checking.check("90")
+        took = time.perf_counter() - start
+        conn, _ = hung.accept()  # the reporter's thread connected: the report was queued and sent
+        with conn:
+            conn.settimeout(10)
+            head, body = _read_request(conn)
     finally:
+        server.stop()
         hung.close()
-    assert report.flush(timeout=report.TIMEOUT + 10)
-    assert calls and all(exercises and set(exercises) == {"01.2"} for exercises, _ in calls), calls
-    assert calls[0][1] is True  # queued: the hub's switch was on
+    assert off is not None and on is not None
+    assert took < baseline + 1.0, f"check() took {took:.2f} s with the dashboard hung, {baseline:.2f} s with it off"
+    verdicts = {r.exercise: r.passed for r in on.results}
+    assert verdicts["90.1"] and not verdicts["90.2"], verdicts
+    assert head.startswith(b"POST /services/dashboard/api/results ")
+    assert b"authorization: token the-learners-hub-token" in head.lower()
+    assert body == report.summary(on.results) and {"exercise": "90.1", "state": "passing", "passed": 1,
+                                                  "total": 1} in body["results"]  # fmt: skip
+    assert {"exercise": "90.2", "state": "failing", "passed": 0, "total": 1} in body["results"]
+    assert report.flush(timeout=report.TIMEOUT + 10)  # the socket closed unanswered: counted, not raised
