@@ -17,6 +17,7 @@ loopback ports in a temporary folder:
     WORKBOOK_INSTRUCTORS           comma-separated user names put in the group "instructors" ()
     WORKBOOK_HUB_ADMINS            comma-separated hub admins ()
     WORKBOOK_HUB_EXTRA_CONFIG      a second config file loaded last, for site additions (none)
+    WORKBOOK_ROOT                  the workbook folder the dashboard takes exercise ids from (this file's ..)
 """
 
 import os
@@ -61,6 +62,8 @@ c.JupyterHub.services = [
         "environment": {
             "WORKBOOK_DASHBOARD_DB": str(STATE / "dashboard.sqlite"),  # results survive a restart
             "WORKBOOK_DASHBOARD_GROUP": "instructors",
+            # the workbook whose checks/registry.toml lists the exercises (any other id is refused)
+            "WORKBOOK_ROOT": os.environ.get("WORKBOOK_ROOT", str(Path(__file__).resolve().parent.parent)),
         },
         "oauth_no_confirm": True,  # instructors are not asked to confirm the hub's OAuth for it
     }

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from workbook import registry
 from workbook.dashboard import report, storage
-from workbook.dashboard.config import NotUnderHub, Settings
+from workbook.dashboard.config import NoRegistry, NotUnderHub, Settings
 from workbook.dashboard.hub import Hub, HubUnavailable
 from workbook.results import NOT_ATTEMPTED, Result
 
@@ -54,6 +58,23 @@ def test_latest_state_failing_since_and_pass_rate(tmp_path: Path) -> None:
 def test_the_service_refuses_to_start_outside_a_hub() -> None:
     with pytest.raises(NotUnderHub, match="JUPYTERHUB_API_TOKEN"):
         Settings.from_env({"JUPYTERHUB_API_URL": "http://x/hub/api", "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:1"})
+
+
+def test_the_service_takes_its_exercise_ids_from_the_workbooks_registry(tmp_path: Path) -> None:
+    env = {"JUPYTERHUB_API_URL": "http://127.0.0.1:1/hub/api", "JUPYTERHUB_API_TOKEN": "svc",
+           "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:1", "WORKBOOK_ROOT": str(TOY)}  # fmt: skip
+    toy = {ex.id for chapter in registry.chapters(TOY) for ex in chapter.exercises}
+    assert Settings.from_env(env).exercises == toy and "90.2" in toy
+    with pytest.raises(NoRegistry, match="set WORKBOOK_ROOT"):
+        Settings.from_env({**env, "WORKBOOK_ROOT": str(tmp_path)})  # no checks/registry.toml there
+
+
+def test_without_a_registry_the_service_refuses_to_start_and_says_why(tmp_path: Path) -> None:
+    env = {**os.environ, "JUPYTERHUB_API_URL": "http://127.0.0.1:1/hub/api", "JUPYTERHUB_API_TOKEN": "svc",
+           "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:1", "WORKBOOK_ROOT": str(tmp_path)}  # fmt: skip
+    ran = subprocess.run([sys.executable, "-m", "workbook.dashboard"], env=env, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert ran.returncode == 2 and "registry.toml" in ran.stderr and "WORKBOOK_ROOT" in ran.stderr, ran
 
 
 def _row(exercise: str, passed: bool, state: str = "") -> Result:

@@ -9,7 +9,7 @@ their servers' own tokens; carol, an instructor, opens the page in headless Chro
 the hub's login and OAuth and sees both rows within 2 s (screenshot:
 artifacts/browser/dashboard.png) and holds the service's HttpOnly cookie; bob's token gets 403 on
 the page and its JSON, a hub admin's 200; bob cannot post as alice, a cookie, a forged token or
-a service's token cannot post at all;
+a service's token cannot post at all, nor an exercise id the registry lacks (422);
 30 learners × 20 results in a burst are all kept; the service, SIGKILLed, is restarted by the
 hub with every result still there.
 """
@@ -151,7 +151,8 @@ def burst(url: str, tokens: dict[str, str], per_learner: int = 20, concurrency: 
     Returns the wall time, each request's latency and what was posted (learner → exercise → state).
     """
     rng = random.Random(seed)
-    exercises = [f"{c:02d}.{k}" for c in range(1, 10) for k in range(1, 6)][:per_learner]
+    exercises = [ex.id for chapter in registry.chapters(ROOT) for ex in chapter.exercises][:per_learner]
+    assert len(exercises) == per_learner, f"the registry has {len(exercises)} exercises"
     plan = {name: {ex: rng.choice(["passing", "failing", "not attempted"]) for ex in exercises} for name in tokens}
     latencies: list[float] = []
 
@@ -306,6 +307,9 @@ def test_the_dashboard_service_on_a_real_hub(tmp_path: Path) -> None:
         assert httpx.post(posts, json=body, headers=service_token).status_code == 403
         bob_cookie = {"Cookie": f"{COOKIE}={bob['Authorization'].split()[1]}"}
         assert httpx.post(posts, json=body, headers=bob_cookie).status_code == 401  # a cookie never posts
+        made_up = {"results": [{"exercise": "01.99", "state": "passing", "passed": 1, "total": 1}]}
+        refused = httpx.post(posts, json=made_up, headers=bob)  # a column nobody's workbook has
+        assert refused.status_code == 422 and "01.99" in refused.json()["detail"], refused.text
         honest = httpx.post(f"{hub.service}{SERVICE}api/results", json={"results": forged["results"]}, headers=bob)
         assert honest.status_code == 201 and honest.json()["learner"] == "bob"
         after = httpx.get(f"{hub.url}{SERVICE}api/export", headers=carol, timeout=10).json()

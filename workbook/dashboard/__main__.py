@@ -9,11 +9,11 @@ def main() -> int:
     import uvicorn
 
     from workbook.dashboard.app import create_app
-    from workbook.dashboard.config import NotUnderHub, Settings
+    from workbook.dashboard.config import NoRegistry, NotUnderHub, Settings
 
     try:
         settings = Settings.from_env()
-    except NotUnderHub as exc:
+    except (NotUnderHub, NoRegistry) as exc:
         print(exc, file=sys.stderr)
         return 2
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",

@@ -3,6 +3,7 @@
 - ``POST api/results`` — a learner's kernel reports one check() run. The caller is whoever the hub
   says owns the ``Authorization`` token; the body has no learner field (an extra field is a 422),
   so nobody can post as someone else. Only the header counts, never a cookie: no cross-site posts.
+  Every exercise id must be in the workbook's registry (422 otherwise): no made-up columns.
 - ``GET /`` — the instructor's page; ``GET api/progress`` its JSON (polled every second);
   ``GET api/export`` that JSON plus every report ever made. Instructors only (hub admins and the
   group in ``WORKBOOK_DASHBOARD_GROUP``); anyone else gets 403. A browser without our cookie is
@@ -103,6 +104,9 @@ def create_app(settings: Settings, hub: Hub | None = None, store: storage.Store 
 
     @router.post("/api/results", status_code=201, response_model=Recorded)
     async def post_results(body: ResultsIn, who: Annotated[Identity, Depends(poster)]) -> Recorded:
+        if unknown := sorted({r.exercise for r in body.results} - settings.exercises):
+            raise HTTPException(422, f"unknown exercise id(s) {', '.join(unknown)}: not in this workbook's registry "
+                                     "(checks/registry.toml)")  # fmt: skip
         items = [storage.Item(r.exercise, r.state, r.passed, r.total) for r in body.results]
         return Recorded(learner=who.name, recorded=await db.add(who.name, items))
 
