@@ -72,9 +72,10 @@ def test_the_runner_stays_warm_between_checks_and_stops_with_the_teardown(
     assert mutation._warm is None and not psutil.pid_exists(pid)
 
 
-def test_a_grader_never_reuses_a_runner(tmp_path: Path) -> None:
+def test_a_grader_never_reuses_a_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outside a kernel (keep_warm False: the grader) each call's runner ends with the call."""
     folder = _folder(tmp_path, "good", "def test_ok():\n    assert True\n")
-    assert not mutation.keep_warm
+    mutation.stop_runner()  # whatever an earlier test's check() left warm
+    monkeypatch.setattr(mutation, "keep_warm", False)  # a grader's process never sets it
     assert mutation.run_suites([folder], "test_yours.py", "app_skeleton") == {str(folder): 0}
     assert mutation._warm is None and mutation.last_timings["ready"] > 0
