@@ -106,6 +106,11 @@ def grade_all(
                     graded[name, cid] = [Result(**r) for r in hit["results"]]
                     continue
                 why = f"no {chapter.stem}.ipynb in this submission (chapter {cid} missing)"
+                if nb and cid in projects.PROJECTS and not projects.beside(nb, cid):  # say so; boot no kernel for it
+                    folder = Path(projects.PROJECTS[cid][1]).relative_to("notebooks").parent
+                    why = (f"no {folder}/ folder next to {nb.name} in this submission: chapter {cid}'s exercises are "
+                           f"files in it, so submit the folder with the notebook")  # fmt: skip
+                    nb = None
                 tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy), hide, data))
         bar = _Progress(len(tasks), quiet)
         if not quiet:
