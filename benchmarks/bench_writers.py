@@ -8,7 +8,8 @@ command) and sent ``--requests`` concurrent sign-ups (each one INSERT + COMMIT) 
   1. SQLite, busy_timeout 0   a writer that finds the file locked fails at once ("database is locked")
   2. SQLite, busy_timeout 5 s the writers wait for the lock: all succeed, one at a time
   3. PostgreSQL               row locks, not a file lock: the workers' pools write side by side
-                              (needs WORKBOOK_POSTGRES_URL, as .ci/postgres.sh sets; skipped without)
+                              (WORKBOOK_POSTGRES_URL as .ci/postgres.sh sets, or a PostgreSQL DATABASE_URL;
+                              skipped, saying why, without a reachable server)
 
 and prints, per run, the statuses, the "database is locked" lines in the server's log, the wall
 time, and the connection arithmetic: workers × (pool_size + max_overflow) against PostgreSQL's
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import secrets
 import sys
 import tempfile
@@ -30,40 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-
+from app_skeleton import writers  # noqa: E402
 from app_skeleton.service import migrate  # noqa: E402
 from app_skeleton.service.settings import Settings  # noqa: E402
 from app_skeleton.timeline import Span, plot_timelines  # noqa: E402
 from workbook import dockerfile  # noqa: E402
 from workbook.processes import start_process  # noqa: E402
-
-
-async def signups(url: str, count: int) -> tuple[list[int], list[Span]]:
-    """``count`` sign-ups at once; each request's status and (start, end) since the first was sent."""
-    limits = httpx.Limits(max_connections=count)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        t0 = time.perf_counter()
-
-        async def one() -> tuple[int, Span]:
-            name = f"w_{secrets.token_hex(5)}"
-            start = time.perf_counter() - t0
-            response = await client.post("/users", json={"username": name, "email": f"{name}@example.org",
-                                                         "password": "correct horse"})  # fmt: skip
-            return response.status_code, (start, time.perf_counter() - t0)
-
-        results = await asyncio.gather(*(one() for _ in range(count)))
-    return [s for s, _ in results], [span for _, span in results]
-
-
-async def max_connections(url: str) -> int:
-    import asyncpg
-
-    connection = await asyncpg.connect(url)
-    try:
-        return int(await connection.fetchval("SHOW max_connections"))
-    finally:
-        await connection.close()
 
 
 def run(label: str, database_url: str, env: dict[str, str], workers: int, count: int) -> list[Span]:
@@ -75,9 +47,9 @@ def run(label: str, database_url: str, env: dict[str, str], workers: int, count:
              "WEB_CONCURRENCY": str(workers), "SMTP_PORT": "9", "RATE_LIMIT": "100000", **env},
     )  # fmt: skip
     try:
-        statuses, spans = asyncio.run(signups(server.url, count))
+        statuses, spans = asyncio.run(writers.signups(server.url, count))
         time.sleep(0.3)
-        locked = sum("database is locked" in line for line in server.log_text().splitlines())
+        locked = writers.locked_lines(server.log_text())
     finally:
         server.stop()
     wall = max(end for _, end in spans)
@@ -98,39 +70,19 @@ def main() -> None:
         for label, timeout in (("SQLite, busy_timeout 0", "0"), ("SQLite, busy_timeout 5 s", "5")):
             url = f"sqlite+aiosqlite:///{folder}/{timeout}.sqlite3"
             runs[label] = run(label, url, {"SQLITE_BUSY_TIMEOUT": timeout}, args.workers, args.requests)
-    admin = os.environ.get("WORKBOOK_POSTGRES_URL", "")
-    if admin:
-        import asyncpg
-
-        name = f"bench_{secrets.token_hex(4)}"
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-        try:
-            url = admin.replace("postgresql://", "postgresql+asyncpg://", 1).rsplit("/", 1)[0] + "/" + name
+    admin = writers.admin_url()
+    why_not = writers.reachable(admin) if admin else "no WORKBOOK_POSTGRES_URL: .ci/postgres.sh starts a server"
+    if not why_not:
+        with writers.throwaway_database(admin) as url:
             runs["PostgreSQL"] = run("PostgreSQL", url, {}, args.workers, args.requests)
-        finally:
-            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         settings = Settings(secret_key="x")  # type: ignore[call-arg]  # the defaults a deployment starts from
-        per_worker = settings.pool_size + settings.max_overflow
-        limit = asyncio.run(max_connections(admin))
-        print(f"connections: {args.workers} workers × (pool_size {settings.pool_size} + max_overflow "
-              f"{settings.max_overflow}) = {args.workers * per_worker} at most, of max_connections {limit} "
-              f"(PostgreSQL keeps 3 for superusers): at most {(limit - 3) // per_worker} such workers")  # fmt: skip
-        del asyncpg
+        limit = writers.max_connections(admin)
+        print("connections:", writers.connection_budget(args.workers, settings.pool_size, settings.max_overflow, limit))
     else:
-        print("PostgreSQL: skipped (no WORKBOOK_POSTGRES_URL; .ci/postgres.sh starts a throw-away server)")
+        print(f"PostgreSQL: skipped ({why_not})")
     if args.plot:
         plot_timelines(runs).savefig(args.plot, dpi=80)
         print("timeline:", args.plot)
-
-
-async def _admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 if __name__ == "__main__":

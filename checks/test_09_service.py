@@ -4,7 +4,8 @@ The checks never import your code. They fetch your project folder from the noteb
 (``GET /files``, as CI checks out a repository), copy it into a fresh temporary folder, run
 ``alembic upgrade`` on a fresh SQLite database there and start gunicorn with uvicorn workers on
 it (the project's own ``gunicorn.conf.py``), with a random ``SECRET_KEY`` the checks know, so they
-can sign real tokens and forge others. Then they grade it over HTTP with random users.
+can sign real tokens and forge others. Then they grade it over HTTP with random users; the
+welcome e-mail goes over real SMTP to a mailbox (aiosmtpd, loopback) in the checks' own process.
 Every process is stopped in a ``finally``; nothing is written into your folder.
 """
 
@@ -18,14 +19,17 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 
 from app_skeleton.auth import create_access_token, hash_password
+from app_skeleton.mail import Mailbox
 from workbook import projects
 from workbook.processes import ProcessServer, start_process
 from workbook.testing import expect, show
@@ -60,7 +64,7 @@ class Project:
             "SECRET_KEY": self.secret,
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "1",  # one worker: the rate limiter's counts live in the worker
-            "SMTP_PORT": "9",  # the welcome e-mail fails and is logged; not graded here
+            "SMTP_PORT": "9",  # the welcome e-mail fails and is logged; graded by the 09.5 check, which sets it
             **settings,
         }
         server = start_process(argv, "09-check", env=env, cwd=self.root, ready_path="/health", timeout=60)
@@ -86,6 +90,14 @@ def signup(client: httpx.Client, username: str | None = None) -> httpx.Response:
     return client.post("/users", json=body)
 
 
+def wait_for(probe: Callable[[], Any], within: float) -> Any:
+    """``probe()``'s first truthy answer within ``within`` seconds (polled), else its last one."""
+    deadline = time.monotonic() + within
+    while not (found := probe()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -103,6 +115,9 @@ def test_only_the_owner_reaches_an_account(app: httpx.Client) -> None:
             own = client.get(f"/users/{me['id']}", headers=bearer(token))
             expect(own.status_code == 200 and own.json() == me, f"GET /users/{me['id']} with its own token → 200",
                    show(own))  # fmt: skip
+            mine = client.get("/users/me", headers=bearer(token))
+            expect(mine.status_code == 200 and mine.json() == me, "GET /users/me → 200, the same fields as sign-up "
+                   "(response_model: no password hash on any route)", show(mine))  # fmt: skip
             missing = max(u.json()["id"] for u in users) + rng.randint(1000, 9999)
             for target in (other["id"], missing):
                 for method in ("GET", "DELETE"):
@@ -128,6 +143,12 @@ def test_the_rate_limit_follows_the_verified_identity(app: httpx.Client) -> None
             statuses = [signup(client).status_code for _ in range(limit + 1)]
             expect(statuses[-1] == 429, f"after {limit} requests from one address without a token → 429 "
                    f"(RATE_LIMIT={limit})", str(statuses))  # fmt: skip
+            refused = signup(client)
+            wait = refused.headers.get("retry-after", "")
+            expect(refused.status_code == 429 and wait.isdigit() and 1 <= int(wait) <= 600
+                   and isinstance(refused.json().get("detail"), str),
+                   "the 429 says when to come back: Retry-After in whole seconds (1–600, RATE_WINDOW=600) and a "
+                   "JSON {'detail': ...}", show(refused) + f" Retry-After: {wait!r}")  # fmt: skip
             token = create_access_token(first.json()["id"], p.secret)
             mine = client.get("/users/me", headers=bearer(token))
             expect(mine.status_code == 200, "a verified user has a budget of their own: GET /users/me with a "
@@ -181,3 +202,53 @@ def test_ready_only_once_the_database_is_migrated(app: httpx.Client) -> None:
             after = client.get("/ready")
             expect(after.status_code == 200 and after.json().get("revision") == "0002",
                    "GET /ready after `alembic upgrade head` → 200 with revision '0002'", show(after))  # fmt: skip
+
+
+def test_the_welcome_email_follows_the_commit(app: httpx.Client) -> None:
+    with project(app) as p, Mailbox() as mailbox:
+        p.upgrade()
+        with p.served(RATE_LIMIT="1000", SMTP_PORT=str(mailbox.port)) as server, \
+                httpx.Client(base_url=server.url, timeout=15) as client:  # fmt: skip
+            username = name()
+            email = f"{username}@{rng.choice(['example.org', 'example.net', 'mail.example.com'])}"
+            first = client.post("/users", json={"username": username, "email": email, "password": PASSWORD})
+            expect(first.status_code == 201, "POST /users → 201", show(first))
+            arrived = wait_for(lambda: mailbox.to(email), 5.0)  # a background task's e-mail takes ~0.1 s here
+            expect(arrived, f"the welcome e-mail arrives at the address signed up with ({email})",
+                   f"in 5 s, delivered to {[m.to for m in mailbox.messages] or 'nobody'}")  # fmt: skip
+            expect(username in arrived[0].body, f"the welcome e-mail names the user ({username})",
+                   repr(arrived[0].body))  # fmt: skip
+
+            taken = f"{name()}@example.org"  # the same username again, another address
+            again = client.post("/users", json={"username": username, "email": taken, "password": PASSWORD})
+            is_json = again.headers.get("content-type", "").startswith("application/json")
+            detail = again.json().get("detail") if is_json else None
+            expect(again.status_code == 409 and isinstance(detail, str),
+                   "the same username again → 409 {'detail': '...'} (the domain error's handler)", show(again))
+            secret = secrets.token_hex(3)  # 6 characters: too short a password, and a username with capitals
+            bad = f"{name()}@example.org"
+            invalid = client.post("/users", json={"username": "No Capitals", "email": bad, "password": secret})
+            errors = invalid.json().get("detail") if invalid.status_code == 422 else None
+            fields = {"loc", "msg", "type"}
+            shaped = isinstance(errors, list) and errors and all(isinstance(e, dict) and fields <= e.keys()
+                                                                 for e in errors)  # fmt: skip
+            expect(invalid.status_code == 422 and shaped and secret not in invalid.text,
+                   "an invalid sign-up → 422 listing loc, msg and type per error, never echoing the password",
+                   show(invalid))  # fmt: skip
+            time.sleep(1.0)  # an e-mail sent anyway would have arrived by now (the mailbox answers at once)
+            stray = mailbox.to(taken) + mailbox.to(bad)
+            expect(not stray, "no welcome e-mail for a sign-up that was refused (409, 422): send it only once the "
+                   "user is committed", f"e-mails to {[m.to for m in stray]}")  # fmt: skip
+
+            mailbox.delay = 0.8  # a slow mail provider: each message takes 0.8 s
+            slow = name()
+            started = time.time()
+            late = signup(client, slow)
+            answered = time.time()
+            expect(late.status_code == 201, "POST /users → 201", show(late))
+            arrived = wait_for(lambda: mailbox.to(f"{slow}@example.org"), 5.0)
+            expect(arrived, f"the welcome e-mail arrives at {slow}@example.org", "nothing arrived in 5 s")
+            delivered = arrived[0].delivered
+            expect(answered < delivered, "the 201 arrives before the e-mail is delivered (SMTP takes 0.8 s here): "
+                   "the e-mail is a background task, not awaited in the handler",
+                   f"201 after {answered - started:.2f} s, e-mail delivered after {delivered - started:.2f} s")

@@ -100,10 +100,10 @@ def test_a_notebook_without_its_folder_is_never_given_the_solved_project(tmp_pat
         projects.find("09", tmp_path)
 
 
-def test_the_service_has_four_exercise_regions_and_its_learner_copy_is_current() -> None:
+def test_the_service_has_five_exercise_regions_and_its_learner_copy_is_current() -> None:
     solved, learner = projects.project_dirs(ROOT, "09") or (ROOT, ROOT)
     assert [r.exercise for r in sorted(projects.regions(solved), key=lambda r: r.exercise)] == [
-        "09.1", "09.2", "09.3", "09.4",
+        "09.1", "09.2", "09.3", "09.4", "09.5",
     ]  # fmt: skip
     assert projects.stale(solved, learner) == [], "run `workbook starters 09`"
 
@@ -130,7 +130,60 @@ def test_a_file_exercise_is_not_attempted_while_its_file_is_the_starters(tmp_pat
     chapter = registry.chapter("09", ROOT)
     assert attempts.untouched_in_project(chapter, ROOT / "solutions") == set()  # the solved project
     projects.write(ROOT / "app_skeleton" / "service", tmp_path / "09_service" / "service")
-    assert attempts.untouched_in_project(chapter, tmp_path) == {"09.1", "09.2", "09.3", "09.4"}
+    assert attempts.untouched_in_project(chapter, tmp_path) == {"09.1", "09.2", "09.3", "09.4", "09.5"}
     users = tmp_path / "09_service" / "service" / "routers" / "users.py"
     users.write_text(users.read_text().replace("return found", "return user"))
+    assert attempts.untouched_in_project(chapter, tmp_path) == {"09.2", "09.3", "09.4", "09.5"}  # 09.5: same file
+    users.write_text(users.read_text().replace("# no welcome e-mail yet", "background_tasks.add_task(print)  #"))
     assert attempts.untouched_in_project(chapter, tmp_path) == {"09.2", "09.3", "09.4"}
+
+
+def _solved_copy(project: Path, folder: Path) -> Path:
+    """A learner's copy of ``project`` (in ``folder``) with both exercises answered, as a learner writes them."""
+    projects.write(project, folder)
+    mine = folder / "pkg" / "mod.py"
+    text = projects.starter_text(MODULE)
+    text = text.replace("    return 0\n", "    return 42  # mine\n").replace('return ""', "return '/home'  # mine")
+    mine.write_text(text)
+    return mine
+
+
+def test_restoring_one_region_keeps_the_rest_of_the_file(project: Path, tmp_path: Path) -> None:
+    mine = _solved_copy(project, tmp_path / "learner")
+    text = mine.read_text(encoding="utf-8")
+    first = projects.restore_region(MODULE, text, "99.1")
+    assert first is not None and "return 0" in first and "return '/home'  # mine" in first and "42" not in first
+    second = projects.restore_region(MODULE, first, "99.2")  # the last region of the file: up to its end
+    assert second == projects.starter_text(MODULE)  # both restored: exactly the generated starter
+    assert projects.restore_region(MODULE, second, "99.1") == second  # a starter region stays as it is
+    assert projects.restore_region(MODULE, text.replace("# ✏️ Exercise 99.1", "# mine"), "99.1") is None
+
+
+def test_reset_backs_up_then_restores_one_region_or_the_whole_project(tmp_path: Path) -> None:
+    """`workbook reset 09.5` puts one region back and keeps the learner's file under .workbook/backups/."""
+    from workbook import registry, reset
+
+    chapter = registry.chapter("09", ROOT)
+    solved = ROOT / "app_skeleton" / "service"
+    notebook = tmp_path / "09_service.ipynb"
+    reset.reset(chapter, None, notebook)  # a fresh start: the starter notebook and project
+    mine = tmp_path / "09_service" / "service"
+    assert projects.stale(solved, mine) == []
+    users = mine / "routers" / "users.py"
+    answered = users.read_text().replace("    # no welcome e-mail yet", "    background_tasks.add_task(print)  # mine")
+    lookup = "    found = await session.get(User, user_id)"
+    answered = answered.replace(lookup, lookup + "  # mine")
+    users.write_text(answered)
+    saved, what = reset.reset(chapter, "09.5", notebook)
+    assert "routers/users.py" in what and saved is not None
+    backups = sorted((tmp_path / ".workbook" / "backups").iterdir())
+    assert (backups[-1] / "09_service" / "service" / "routers" / "users.py").read_text() == answered  # nothing lost
+    now = users.read_text()
+    assert "add_task(print)" not in now and "user_id)  # mine" in now  # 09.5 restored, 09.1's edit kept
+    assert now == projects.restore_region((solved / "routers" / "users.py").read_text(), answered, "09.5")
+    assert str(backups[-1]) in what
+    (mine / "added.py").write_text("# mine\n")
+    reset.reset(chapter, None, notebook)
+    assert projects.stale(solved, mine) == []  # the whole project is the starter again
+    latest = sorted((tmp_path / ".workbook" / "backups").iterdir())[-1]
+    assert (latest / "09_service" / "service" / "added.py").exists()  # a file the learner added is kept too

@@ -74,10 +74,11 @@ def untouched_in_history(chapter: Chapter, history: Iterable[str]) -> set[str]:
 
 
 def untouched_in_project(chapter: Chapter, here: Path) -> set[str]:
-    """File exercises (workbook/projects.py) whose file in the project next to ``here`` is still the starter's.
+    """File exercises (workbook/projects.py) whose region in the project next to ``here`` is still the starter's.
 
-    The learner's copy has no markers left, so the comparison is the whole file against the
-    generated one; the solved project (no copy next to ``here``) is never "not attempted".
+    The learner's copy has no markers left: a region is found from its TODO line to the line the
+    solved file has after it (``projects.restore_region``), so two exercises in one file are told
+    apart. The solved project (no copy next to ``here``) is never "not attempted".
     """
     from workbook import projects
 
@@ -87,8 +88,11 @@ def untouched_in_project(chapter: Chapter, here: Path) -> set[str]:
     untouched = set()
     for region in projects.regions(dirs[0]):
         file = mine / region.file
-        starter = projects.starter_text((dirs[0] / region.file).read_text(encoding="utf-8"))
-        if file.is_file() and _normal(file.read_text(encoding="utf-8")) == _normal(starter):
+        if not file.is_file():
+            continue
+        solved, text = (dirs[0] / region.file).read_text(encoding="utf-8"), file.read_text(encoding="utf-8")
+        as_starter = projects.restore_region(solved, text, region.exercise) or projects.starter_text(solved)
+        if _normal(text) == _normal(as_starter):  # restoring the region's starter would change nothing
             untouched.add(region.exercise)
     return untouched
 

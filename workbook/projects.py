@@ -130,6 +130,95 @@ def stale(project: Path, dest: Path) -> list[str]:
     return differ
 
 
+def _todo_line(lines: list[str], exercise: str) -> int | None:
+    mark = f"# ✏️ Exercise {exercise} — TODO"
+    return next((i for i, line in enumerate(lines) if line.strip().startswith(mark)), None)
+
+
+def _after(lines: list[str], start: int, anchor: str | None) -> int | None:
+    """Index of the first line after ``start`` equal to ``anchor`` (None: the end of the file)."""
+    if anchor is None:
+        return len(lines)
+    return next((i for i in range(start + 1, len(lines)) if lines[i] == anchor), None)
+
+
+def restore_region(solved_text: str, mine_text: str, exercise: str) -> str | None:
+    """The learner's file text with exercise ``exercise``'s region back to its starter, the rest kept.
+
+    The learner's copy has no markers, so the region is found as the starter has it: from the
+    exercise's TODO line to the first line the solved file has after the region (its anchor).
+    None when the learner's file lost either line (then only the whole file can be restored).
+    """
+    match = next((m for m in _REGION.finditer(solved_text) if m["id"] == exercise), None)
+    if match is None:
+        raise ValueError(f"no region for exercise {exercise} in this file")
+    following = [line for line in solved_text[match.end():].splitlines(keepends=True) if line.strip()]
+    anchor = following[0] if following else None
+    fresh = starter_text(solved_text).splitlines(keepends=True)
+    mine = mine_text.splitlines(keepends=True)
+    todo_fresh, todo_mine = _todo_line(fresh, exercise), _todo_line(mine, exercise)
+    if todo_fresh is None or todo_mine is None:
+        return None
+    end_fresh, end_mine = _after(fresh, todo_fresh, anchor), _after(mine, todo_mine, anchor)
+    if end_fresh is None or end_mine is None:
+        return None
+    return "".join(mine[: todo_mine + 1] + fresh[todo_fresh + 1 : end_fresh] + mine[end_mine:])
+
+
+def backup(files: list[Path], base: Path) -> Path:
+    """Copy ``files`` (under ``base``, the notebook's folder) into ``base/.workbook/backups/<time>/``, keeping
+    their paths relative to ``base``; returns that folder. Outside the project, so the checks never see it."""
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = base / ".workbook" / "backups" / stamp, 1
+    while target.exists():  # two resets in one second keep both backups
+        target, n = base / ".workbook" / "backups" / f"{stamp}-{n}", n + 1
+    for path in files:
+        dest = target / path.relative_to(base)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    return target
+
+
+def reset(chapter_id: str, root: Path, here: Path, exercise: str | None = None) -> tuple[Path | None, str] | None:
+    """Restore the learner's project next to ``here`` (the notebook's folder), or one exercise's region
+    in it, to the starter, after backing up every file it changes. None when the chapter has no
+    project, the project is not next to ``here`` or the exercise is a notebook cell.
+    Returns (backup folder, or None when there was nothing to back up; what changed)."""
+    dirs = project_dirs(root, chapter_id)
+    if dirs is None:
+        return None
+    solved = dirs[0]
+    mine = here / Path(PROJECTS[chapter_id][1]).relative_to("notebooks")
+    if exercise is None:
+        everything = [p for p in mine.rglob("*") if p.is_file() and "__pycache__" not in p.parts]  # [] if missing
+        saved = backup(everything, here) if everything else None  # databases, added files too: write() replaces all
+        write(solved, mine)
+        return saved, f"every file of {mine} is the starter's again"
+    wanted = [r for r in regions(solved) if r.exercise == exercise]
+    if not wanted:
+        return None
+    changed: list[str] = []
+    present = [mine / r.file for r in wanted if (mine / r.file).is_file()]
+    saved = backup(present, here) if present else None
+    for region in wanted:
+        solved_text = (solved / region.file).read_text(encoding="utf-8")
+        target = mine / region.file
+        mine_text = target.read_text(encoding="utf-8") if target.is_file() else None
+        restored = restore_region(solved_text, mine_text, exercise) if mine_text is not None else None
+        if restored is None:  # the file is gone, or its TODO line or the line after the region was edited
+            restored = starter_text(solved_text)
+            others = sorted({r.exercise for r in regions(solved) if r.file == region.file} - {exercise})
+            changed.append(f"{region.file} (whole file: its region could not be found"
+                           + (f"; exercises {', '.join(others)} reset too" if others else "") + ")")
+        else:
+            changed.append(region.file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(restored, encoding="utf-8")
+    return saved, f"exercise {exercise}'s region is the starter's again in {mine}: {', '.join(changed)}"
+
+
 def find(chapter_id: str, here: Path | None = None) -> Path:
     """The project a chapter's notebook works on: the learner's copy next to it, else the solved one.
 
@@ -154,6 +243,17 @@ def find(chapter_id: str, here: Path | None = None) -> Path:
         f"{chapter_id}'s exercises are files in it. Keep the folder beside the notebook "
         f"(`workbook starters` writes the starter copy to {Path(learner).parent}/)."
     )
+
+
+def beside(notebook: Path, chapter_id: str) -> list[Path]:
+    """The files of chapter ``chapter_id``'s project next to ``notebook`` (a submission's copy), or [].
+
+    A submission of such a chapter is the notebook *and* this folder: the grader's cache key
+    hashes both, so an edited project file is graded again even when the notebook is unchanged.
+    """
+    pair = PROJECTS.get(chapter_id)
+    mine = notebook.parent / Path(pair[1]).relative_to("notebooks") if pair else None
+    return files(mine) if mine is not None and mine.is_dir() else []
 
 
 def files_app(project: Path) -> Any:

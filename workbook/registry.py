@@ -49,6 +49,9 @@ class Chapter:
     # The served apps (by serve() name) that tests/test_fuzz.py fuzzes from their own
     # OpenAPI document: the apps the chapter's checks grade, never its broken demos.
     fuzz: tuple[str, ...] = ("app",)
+    # Seconds a graded run of this chapter's notebook may need at least (registry ``grade_timeout``);
+    # None: the grader's default. Read through ``grading.limits.Limits.for_chapter``.
+    grade_timeout: float | None = None
 
     @property
     def notebook(self) -> Path:
@@ -121,7 +124,7 @@ def _load(root: Path, mtime_ns: int) -> tuple[Chapter, ...]:
         chapters.append(
             Chapter(
                 cid, str(raw["stem"]), str(raw["title"]), exercises, int(raw.get("minutes", 45)), root, platforms,
-                tuple(fuzz),
+                tuple(fuzz), float(raw["grade_timeout"]) if "grade_timeout" in raw else None,
             )
         )
     return tuple(chapters)

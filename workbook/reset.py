@@ -4,6 +4,11 @@ It never loses work: the learner's notebook is first copied, byte for byte, to
 ``<stem>.backup-<timestamp>.ipynb`` beside it (git ignores that pattern), and the
 command prints where. The starter comes from the solution, as ``workbook starters``
 makes it, so a reset exercise is exactly what a new learner sees.
+
+A chapter with file exercises (chapter 09, ``workbook/projects.py``) resets its project too:
+the whole folder for the chapter, only the exercise's region for one exercise (the rest of
+the file is kept). The files it changes are first copied under ``.workbook/backups/<timestamp>/``
+in the notebook's folder (git ignores ``.workbook/``), and it prints where.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from workbook import registry
+from workbook import projects, registry
 from workbook.notebooks import NotebookError, exercise_cells, make_starter, read, write
 
 
@@ -35,8 +40,18 @@ def exercise_id(chapter: registry.Chapter, exercise: str) -> str:
 
 
 def reset(chapter: registry.Chapter, exercise: str | None = None, path: Path | None = None) -> tuple[Path | None, str]:
-    """Restore the starter; return (backup path or None, what changed)."""
+    """Restore the starter (the notebook, and a chapter's project files); return (backup path or None, what changed)."""
     path = path or chapter.notebook
+    saved, what = _reset_notebook(chapter, exercise, path)
+    ex = exercise_id(chapter, exercise) if exercise is not None else None
+    files = projects.reset(chapter.id, chapter.root, path.resolve().parent, ex)
+    if files is not None:
+        folder, changed = files
+        what += f"\n{changed}" + (f"; the files as they were are saved under {folder}" if folder else "")
+    return saved, what
+
+
+def _reset_notebook(chapter: registry.Chapter, exercise: str | None, path: Path) -> tuple[Path | None, str]:
     starter = make_starter(read(chapter.solution))
     if not path.exists():
         write(starter, path)

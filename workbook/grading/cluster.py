@@ -117,7 +117,7 @@ def _grade_here(shared: tuple[Snapshot, Limits, str], chapter: Chapter, learner:
         task = Task(learner, chapter.id, path, why_missing, str(folder), content=content)
         slot = _slot(shared)
         try:
-            outcome = slot.run(task, limits.total_timeout + 60)
+            outcome = slot.run(task, limits.for_chapter(chapter).total_timeout + 60)
         except Exception as exc:
             slot._stop(None)
             outcome = f"the grader failed on this notebook: {exc.__class__.__name__}: {exc}"

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from workbook import registry
+from workbook import projects, registry
 from workbook.grading import gradebook, sandbox
 from workbook.grading.limits import Limits, Task
 from workbook.grading.pool import run_all
@@ -97,12 +97,20 @@ def grade_all(
                 if nb and data is None:  # not expected: find_notebook looks only at what was copied
                     data = nb.read_bytes()
                 content = data if data is not None else b"<missing>"
+                for path in projects.beside(nb, cid) if nb else []:  # chapter 09: its project folder is graded too
+                    rel = path.relative_to(copy).as_posix().encode()
+                    content += b"|" + rel + b"\0" + hashlib.sha256(path.read_bytes()).digest()
                 keys[name, cid] = hashlib.sha256(f"{key_base}|{cid}|".encode() + content).hexdigest()
                 hit = cache.get(f"{name}/{cid}")
                 if hit and hit.get("key") == keys[name, cid]:
                     graded[name, cid] = [Result(**r) for r in hit["results"]]
                     continue
                 why = f"no {chapter.stem}.ipynb in this submission (chapter {cid} missing)"
+                if nb and cid in projects.PROJECTS and not projects.beside(nb, cid):  # say so; boot no kernel for it
+                    folder = Path(projects.PROJECTS[cid][1]).relative_to("notebooks").parent
+                    why = (f"no {folder}/ folder next to {nb.name} in this submission: chapter {cid}'s exercises are "
+                           f"files in it, so submit the folder with the notebook")  # fmt: skip
+                    nb = None
                 tasks.append(Task(name, cid, str(nb) if nb else None, why, str(copy), hide, data))
         bar = _Progress(len(tasks), quiet)
         if not quiet:

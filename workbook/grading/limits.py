@@ -6,7 +6,7 @@ pool, the cluster, the worker and ``workbook check --notebook`` all use these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workbook import registry
 from workbook.results import Result
@@ -20,6 +20,13 @@ class Limits:
     total_timeout: float = 120.0
     memory_mb: float = 1024.0
     tmp_mb: float = 256.0  # the sandbox's private /tmp
+
+    def for_chapter(self, chapter: registry.Chapter) -> Limits:
+        """These limits for one chapter's notebook: its registry ``grade_timeout`` raises the total
+        (chapter 09 boots gunicorn, migrates and runs a test suite), so no flag is needed for it."""
+        if chapter.grade_timeout is None or chapter.grade_timeout <= self.total_timeout:
+            return self
+        return replace(self, total_timeout=chapter.grade_timeout)
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ def run_all(
     todo: queue.Queue[Task] = queue.Queue()
     for task in tasks:
         todo.put(task)
-    deadline = limits.total_timeout + 60
+    deadline = max(limits.for_chapter(chapters[t.chapter]).total_timeout for t in tasks) + 60
     errors: list[BaseException] = []
 
     def slot_loop() -> None:

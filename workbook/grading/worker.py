@@ -123,7 +123,7 @@ class Grader:
         private = [*task.hide, str(self.private), str(self.libs), str(Path(task.folder or path.parent).parent)]
         processes.wrap_command = sandbox.hiding(private) if self.isolate else None
         try:
-            results = verdicts(chapter, path, None, self.limits, content=task.content,
+            results = verdicts(chapter, path, None, self.limits.for_chapter(chapter), content=task.content,
                                kernel=ready.kernel.result, after_run=after_run)  # fmt: skip
         finally:
             processes.wrap_command = None

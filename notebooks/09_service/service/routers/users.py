@@ -1,4 +1,4 @@
-"""/users: sign-up (with chapter 06's welcome e-mail), and the owner rule on every other route.
+"""/users: sign-up (with chapter 06's welcome e-mail, exercise 09.5), and the owner rule on every other route.
 
 The owner is the user the verified token names. Another user's id — existing or not — is a 403,
 so the answer does not tell which ids exist.
@@ -43,11 +43,12 @@ async def signup(body: Signup, session: SessionDep, mailer: Mailer, background_t
         display_name=body.display_name or body.username,
     )
     session.add(user)
+    # ✏️ Exercise 09.5 — TODO: the welcome e-mail: only once the user is committed, and the 201 never waits for SMTP
     try:
-        await session.commit()  # before the response: the client may log in right away
+        await session.commit()
     except IntegrityError:
         raise UsernameTaken("username already taken") from None
-    background_tasks.add_task(send_welcome_email, mailer, user.email, user.username)
+    # no welcome e-mail yet: send_welcome_email exists, nothing calls it
     return user
 
 
