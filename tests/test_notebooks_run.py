@@ -18,13 +18,15 @@ CHAPTERS = registry.chapters(ROOT)
 pytestmark = pytest.mark.slow
 PATHS = [p for c in CHAPTERS for p in (c.notebook, c.solution)]
 
+# multiprocessing's resource tracker (started by a process pool) lives as long as the kernel, by design.
 LEFTOVERS = """
 import json, os, psutil, threading, workbook.serving as s
 socks = sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:") for fd in os.listdir("/proc/self/fd")
             if os.path.exists(f"/proc/self/fd/{fd}"))
 print("LEFT", json.dumps({"servers": s.running(),
       "threads": [t.name for t in threading.enumerate() if t.name.startswith("workbook-")], "sockets": socks,
-      "children": [" ".join(p.cmdline()[:3]) for p in psutil.Process().children(recursive=True)]}))
+      "children": [" ".join(p.cmdline())[:120] for p in psutil.Process().children(recursive=True)
+                   if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())]}))
 """
 
 
