@@ -101,20 +101,7 @@ def test_a_rerun_regrades_only_changed_submissions(graded: dict, tmp_path: Path)
     assert passing(first["partial"]) == make.EXERCISES - {"01.2"}
     nb = make.solution()  # the learner fixes 01.2 and submits again
     notebooks.write(nb, subs / "partial" / "01_models.ipynb")
-    seen: list[str] = []
-    import workbook.grading.command as grading
-
-    real = grading.run_all
-
-    def spy(tasks, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.extend(f"{t.learner}/{t.chapter}" for t in tasks)
-        return real(tasks, *args, **kwargs)
-
-    grading.run_all = spy
-    try:
-        second = grade_all(subs, out, LIMITS, workers=2, root=root, quiet=True)
-    finally:
-        grading.run_all = real
+    second, seen = make.regrade(subs, out, LIMITS, root)
     assert seen == ["partial/01"]
     assert passing(second["partial"]) == make.EXERCISES
     assert [r.passed for r in second["correct"]] == [r.passed for r in first["correct"]]

@@ -86,19 +86,6 @@ def test_a_chapter_09_submission_is_graded_on_its_own_project_folder(tmp_path: P
         first["notebook_only"][0].message  # fmt: skip
 
     _solve(subs / "with_folder", "09.1")  # the notebook is unchanged: only a project file was edited
-    seen: list[str] = []
-    import workbook.grading.command as grading
-
-    real = grading.run_all
-
-    def spy(tasks, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.extend(f"{t.learner}/{t.chapter}" for t in tasks)
-        return real(tasks, *args, **kwargs)
-
-    grading.run_all = spy
-    try:
-        second = grade_all(subs, tmp_path / "out", LIMITS, workers=2, root=root, quiet=True)
-    finally:
-        grading.run_all = real
+    second, seen = make.regrade(subs, tmp_path / "out", LIMITS, root)
     assert seen == ["with_folder/09"]
     assert _passing(second["with_folder"]) == {"09.1", "09.4"}
