@@ -24,7 +24,7 @@ PASSING, FAILING, NOT_ATTEMPTED = "passing", "failing", "not attempted"
 STATES = (PASSING, FAILING, NOT_ATTEMPTED)
 NOTE = (
     "Self-reported progress for teaching, not grades: each row is what a learner's own check() calls "
-    "reported. Grades come from `workbook grade`, which runs every notebook itself."
+    "reported. Grades come from the workbook grade command, which runs every notebook itself."
 )
 
 
