@@ -215,7 +215,7 @@ def test_worker_class_is_not_deprecated(app: httpx.Client) -> None:
 MASTER_LOOKS_EVERY = 1.0  # gunicorn's master checks its workers' heartbeats about once a second
 
 
-@pytest.mark.independent
+@pytest.mark.independent(lead=0.8)  # the slowest: it boots alone, then waits while the others run
 def test_stuck_worker_is_replaced_within_5_seconds(app: httpx.Client) -> None:
     conf = fetch(app, "07.3")
     argv = [*GUNICORN, "-c", TOLD_CONF, "-k", "uvicorn_worker.UvicornWorker", "-w", "1"]

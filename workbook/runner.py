@@ -12,7 +12,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from typing import Any
 
 import httpx
@@ -157,7 +157,19 @@ class _Plugin:
             session.items[:] = [item for item in session.items if item not in batch]
         for batch in batches:
             with ThreadPoolExecutor(min(len(batch), MAX_AT_ONCE), thread_name_prefix="workbook-check") as pool:
-                self._finish(pool.submit(self._call, item) for item in batch)  # type: ignore[arg-type]
+                self._finish(self._start(pool, batch))
+
+    def _start(self, pool: ThreadPoolExecutor, batch: list[pytest.Item]) -> list[Future[None]]:
+        """Submit a batch; a check marked ``independent(lead=S)`` (the batch's slowest, which spends most
+        of its time waiting) starts alone and the others S seconds later, so their boots do not
+        slow its own and the batch takes about as long as that check does alone."""
+        lead = max((float(m.kwargs.get("lead", 0)) for i in batch if (m := i.get_closest_marker(INDEPENDENT))),
+                   default=0.0)  # fmt: skip
+        leading = [i for i in batch if (m := i.get_closest_marker(INDEPENDENT)) and m.kwargs.get("lead")]
+        futures = [pool.submit(self._call, item) for item in leading]  # type: ignore[arg-type]
+        if leading and lead > 0:
+            wait(futures, timeout=lead)
+        return futures + [pool.submit(self._call, item) for item in batch if item not in leading]  # type: ignore[arg-type]
 
     def _finish(self, futures: Iterable[Future[None]]) -> None:
         """Wait for each check; report progress from this thread (a notebook display is not thread-safe)."""
