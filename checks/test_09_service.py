@@ -6,7 +6,10 @@ The checks never import your code. They fetch your project folder from the noteb
 it (the project's own ``gunicorn.conf.py``), with a random ``SECRET_KEY`` the checks know, so they
 can sign real tokens and forge others. Then they grade it over HTTP with random users; the
 welcome e-mail goes over real SMTP to a mailbox (aiosmtpd, loopback) in the checks' own process.
-Every process is stopped in a ``finally``; nothing is written into your folder.
+Each check also runs the project's own tests for its part (``app_skeleton/tests``, the workbook's copy,
+never yours) against your files, in a subprocess beside the HTTP part: "your test suite passes on your
+service", one exercise at a time. Every process is stopped in a ``finally``; nothing is written into your
+folder.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import httpx
 import jwt
 
+import app_skeleton
 from app_skeleton.auth import create_access_token, hash_password
 from app_skeleton.mail import Mailbox
 from workbook import projects
@@ -36,6 +40,8 @@ from workbook.testing import expect, show
 
 rng = random.Random()
 PASSWORD = "correct horse battery"
+SUITE = Path(app_skeleton.__file__).resolve().parent / "tests"  # the project's tests, as the workbook ships them
+SUITE_TIMEOUT = 120.0
 
 
 class Project:
@@ -55,6 +61,32 @@ class Project:
     def upgrade(self, target: str = "head") -> None:
         done = self.alembic("upgrade", target)
         expect(done.returncode == 0, f"`alembic upgrade {target}` succeeds", done.stderr[-1500:])
+
+    @contextlib.contextmanager
+    def suite(self, *tests: str) -> Iterator[None]:
+        """Run the project's tests named ``tests`` on these files while the block runs; then expect them
+        to pass. SQLite only (no PostgreSQL URL, no CI flag: those tests skip), plugins off, a time limit."""
+        env = {k: v for k, v in os.environ.items() if k not in ("CI", "WORKBOOK_POSTGRES_URL", "DATABASE_URL")}
+        env |= {"WORKBOOK_SERVICE_DIR": str(self.package), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        args = [str(SUITE / spec) for spec in tests]
+        cmd = [sys.executable, "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", *args]
+        with tempfile.TemporaryFile("w+") as out:
+            running = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+            try:
+                yield
+                code = running.wait(SUITE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                code = None
+            finally:
+                if running.poll() is None:
+                    running.kill()
+                    running.wait()
+            out.seek(0)
+            lines = out.read().splitlines()
+        names = ", ".join(t.split("::")[-1] for t in tests)
+        failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))] or lines[-6:]
+        expect(code == 0, f"the project's own tests pass on your files ({names})",
+               "still running after 2 minutes" if code is None else "\n".join(failed)[-900:])  # fmt: skip
 
     @contextlib.contextmanager
     def served(self, **settings: str) -> Iterator[ProcessServer]:
@@ -103,7 +135,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_only_the_owner_reaches_an_account(app: httpx.Client) -> None:
-    with project(app) as p:
+    with project(app) as p, p.suite("test_api.py::test_owner_rule",
+                                     "test_api.py::test_every_bad_token_is_a_401_with_www_authenticate"):
         p.upgrade()
         with p.served(RATE_LIMIT="1000") as server, httpx.Client(base_url=server.url, timeout=15) as client:
             users = [signup(client) for _ in range(rng.randint(2, 4))]
@@ -134,7 +167,7 @@ def test_only_the_owner_reaches_an_account(app: httpx.Client) -> None:
 
 def test_the_rate_limit_follows_the_verified_identity(app: httpx.Client) -> None:
     limit = rng.randint(4, 7)
-    with project(app) as p:
+    with project(app) as p, p.suite("test_api.py::test_the_rate_limit_is_per_verified_user"):
         p.upgrade()
         with p.served(RATE_LIMIT=str(limit), RATE_WINDOW="600") as server, \
                 httpx.Client(base_url=server.url, timeout=15) as client:  # fmt: skip
@@ -163,7 +196,7 @@ def test_the_rate_limit_follows_the_verified_identity(app: httpx.Client) -> None
 
 
 def test_the_migration_backfills_rows_that_exist(app: httpx.Client) -> None:
-    with project(app) as p:
+    with project(app) as p, p.suite("test_migrations.py"):
         p.upgrade("0001")
         olds = [name() for _ in range(rng.randint(2, 5))]
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # how SQLAlchemy stores it in SQLite
@@ -191,7 +224,8 @@ def test_the_migration_backfills_rows_that_exist(app: httpx.Client) -> None:
 
 
 def test_ready_only_once_the_database_is_migrated(app: httpx.Client) -> None:
-    with project(app) as p:
+    with project(app) as p, p.suite("test_api.py::test_health_is_liveness_and_ready_reads_the_migration",
+                                     "test_api.py::test_ready_is_503_on_a_database_that_was_never_migrated"):
         p.db.touch()  # reachable, but no migration has run
         with p.served() as server, httpx.Client(base_url=server.url, timeout=15) as client:
             health, before = client.get("/health"), client.get("/ready")
@@ -205,7 +239,8 @@ def test_ready_only_once_the_database_is_migrated(app: httpx.Client) -> None:
 
 
 def test_the_welcome_email_follows_the_commit(app: httpx.Client) -> None:
-    with project(app) as p, Mailbox() as mailbox:
+    with project(app) as p, Mailbox() as mailbox, \
+            p.suite("test_api.py::test_signup_sends_the_welcome_email_and_hides_the_hash"):  # fmt: skip
         p.upgrade()
         with p.served(RATE_LIMIT="1000", SMTP_PORT=str(mailbox.port)) as server, \
                 httpx.Client(base_url=server.url, timeout=15) as client:  # fmt: skip
