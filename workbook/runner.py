@@ -163,12 +163,12 @@ class _Plugin:
         """Submit a batch; a check marked ``independent(lead=S)`` (the batch's slowest, which spends most
         of its time waiting) starts alone and the others S seconds later, so their boots do not
         slow its own and the batch takes about as long as that check does alone."""
-        lead = max((float(m.kwargs.get("lead", 0)) for i in batch if (m := i.get_closest_marker(INDEPENDENT))),
-                   default=0.0)  # fmt: skip
-        leading = [i for i in batch if (m := i.get_closest_marker(INDEPENDENT)) and m.kwargs.get("lead")]
+        leads = {item: float(m.kwargs.get("lead", 0)) if (m := item.get_closest_marker(INDEPENDENT)) else 0.0
+                 for item in batch}  # fmt: skip
+        leading = [item for item in batch if leads[item] > 0]
         futures = [pool.submit(self._call, item) for item in leading]  # type: ignore[arg-type]
-        if leading and lead > 0:
-            wait(futures, timeout=lead)
+        if leading:
+            wait(futures, timeout=max(leads.values()))
         return futures + [pool.submit(self._call, item) for item in batch if item not in leading]  # type: ignore[arg-type]
 
     def _finish(self, futures: Iterable[Future[None]]) -> None:
