@@ -233,9 +233,11 @@ def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
 
     Per round: gap = wrong password − unknown user, cost = wrong password − no hash at all (a 422).
     A log-in that skips the hash has gap ≈ cost (ratio ≈ 1); a fixed one has gap ≈ 0; one that hashes
-    twice for unknown users has ratio ≈ −1. Rounds continue (up to 60) until the ratio is clearly one side.
-    Fewer rounds were tried and refused: on a loaded 2-core machine 6 rounds failed the solution and
-    10 rounds passed the starter (3 of 20; benchmarks/repeat_timing_checks.py).
+    twice for unknown users has ratio ≈ −1. Rounds continue (up to 90) until the ratio is clearly one side;
+    the verdict splits at 0.5, halfway between fixed and broken. Fewer rounds were tried and refused: on a
+    loaded 2-core machine 6 rounds failed the solution and 10 rounds passed the starter (3 of 20;
+    benchmarks/repeat_timing_checks.py); a split at 0.4 failed the solution once in CI (ratio −0.41
+    after 60 rounds, next to a chapter 09 run).
     """
     user = sign_up(app)
     bodies = {
@@ -246,7 +248,7 @@ def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
     gaps: list[float] = []
     costs: list[float] = []
     ratio = 0.0
-    for round_ in range(1, 61):
+    for round_ in range(1, 91):
         times = _login_times(app, bodies)
         gaps.append(times["wrong"] - times["unknown"])
         costs.append(times["wrong"] - times["none"])
@@ -254,9 +256,9 @@ def test_login_takes_as_long_for_unknown_users(app: httpx.Client) -> None:
             continue
         cost = statistics.median(costs)
         ratio = statistics.median(gaps) / cost if cost > 0.5 else 0.0  # a hash too cheap to see: no verdict
-        if abs(ratio) < 0.25 or abs(ratio) > 0.6:
+        if abs(ratio) < 0.25 or abs(ratio) > 0.75:
             break
-    expect(abs(ratio) < 0.4,
+    expect(abs(ratio) < 0.5,
            "POST /token for an unknown username takes as long as a wrong password: verify against DUMMY_HASH "
            "when there is no such user",
            f"over {len(gaps)} paired tries, a wrong password took {statistics.median(gaps):+.1f} ms longer than "
