@@ -66,7 +66,7 @@ def in_kernel_check(chapter: registry.Chapter, repeat: int) -> list[float]:
             elif msg["msg_type"] == "error":
                 out.append("ERROR " + msg["content"]["evalue"])
 
-        kc.execute_interactive(code, timeout=120, output_hook=hook)
+        kc.execute_interactive(code, timeout=300 * (repeat + 1), output_hook=hook)  # chapter 09: tens of s each
         line = next((x for x in "".join(out).splitlines() if x.startswith("TIMES")), None)
         if line is None:
             raise RuntimeError("".join(out))
