@@ -113,3 +113,18 @@ def test_all_passing_exits_0(tmp_path: Path) -> None:
     proc = workbook_cmd("check", "90", root=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "5/5 checks pass" in proc.stdout
+
+
+def test_the_grader_skips_demos_but_never_an_exercise(tmp_path: Path) -> None:
+    """A ``workbook-demo`` cell (a load test no check needs) is not run when grading, so a slow
+    machine cannot time it out; an exercise cell runs whatever tags a learner gives it."""
+    chapter = registry.chapter("90", TOY)
+    nb = json.loads(chapter.notebook.read_text())
+    demo = {"cell_type": "code", "execution_count": None, "id": "demo", "outputs": [],
+            "metadata": {"tags": ["workbook-demo"]}, "source": 'VALUE["answer"] = "spoiled by the demo"'}
+    nb["cells"].insert(3, demo)  # after 90.1's cell: run, it would undo 90.1's answer
+    nb["cells"][2]["metadata"]["tags"].append("workbook-demo")  # 90.1's own cell, tagged to be skipped
+    path = tmp_path / "90_toy.ipynb"
+    path.write_text(json.dumps(nb))
+    results = {r.exercise: r for r in grade(chapter, path, [chapter.exercise("90.1")], cell_timeout=3)}
+    assert results["90.1"].passed, results["90.1"].message
