@@ -34,6 +34,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
+
 from workbook import notebooks, projects, registry
 from workbook.grading import sandbox
 from workbook.grading.command import grade_all
@@ -79,6 +81,21 @@ def generate(into: Path, learners: int, chapters: list[registry.Chapter]) -> lis
                 shutil.copytree(solved if kind == "correct" else starter, mine,
                                 ignore=shutil.ignore_patterns("__pycache__", "*.db", "*.sqlite*"))  # fmt: skip
     return paths
+
+
+class Cores:
+    """How many cores the whole machine kept busy between ``start()`` and ``busy()``: one grading
+    worker is a kernel, its apps and the checks, so it can use more than one core, and then two
+    workers on this machine cannot reach 2× one."""
+
+    def start(self) -> None:
+        self.began, self.cpu = time.monotonic(), psutil.cpu_times()
+
+    def busy(self) -> float:
+        now = psutil.cpu_times()
+        idle = (now.idle - self.cpu.idle) + (getattr(now, "iowait", 0.0) - getattr(self.cpu, "iowait", 0.0))
+        total = sum(now) - sum(self.cpu)
+        return (total - idle) / (time.monotonic() - self.began)
 
 
 def nbconvert_all(paths: list[Path], workers: int, out: Path) -> float:
@@ -136,17 +153,24 @@ def main() -> int:
             from workbook.grading.cluster import local_cluster
 
             t_cluster: dict[int, float] = {}
+            busy: dict[int, float] = {}
+            cores = Cores()
             for size in (1, 2):
                 with local_cluster(size) as address:
                     started = time.monotonic()
+                    cores.start()
                     on = grade_all(base / "submissions", base / f"out-{size}", Limits(), root=ROOT, quiet=True,
                                    cluster=address)  # fmt: skip
                     t_cluster[size] = took = time.monotonic() - started
+                    busy[size] = cores.busy()
                 verdicts = lambda by: {(n, r.test, r.passed) for n, rs in by.items() for r in rs}  # noqa: E731
                 assert verdicts(on) == verdicts(graded), "the cluster's verdicts differ from the local run's"
                 say(f"cluster, {size} worker{'s' if size > 1 else ' '}       {took:7.1f} s   {took / n:5.2f} s per "
-                    "notebook (same verdicts as the local run)")
+                    f"notebook, {busy[size]:.2f} of {os.cpu_count()} cores busy (same verdicts as the local run)")
             say(f"cluster speed-up 2 vs 1 {t_cluster[1] / t_cluster[2]:7.2f}×")
+            cpus = os.cpu_count() or 1
+            say(f"bound from cores busy   {min(2.0, cpus / busy[1]):7.2f}×  ({cpus} cores / {busy[1]:.2f} busy "
+                "with one worker: the most a second worker on this machine can add)")
             t_serial = nbconvert_all(paths, 1, base / "nbconvert")
             shutil.rmtree(base / "nbconvert", ignore_errors=True)
             say(f"nbconvert, 1 at a time  {t_serial:7.1f} s")

@@ -161,6 +161,7 @@ def executed(
     connection_dir: Path | None = None,
     nb: Any = None,
     kernel: Callable[[], _Kernel] | None = None,
+    skip_demos: bool = True,
 ) -> Iterator[Execution]:
     """Run every code cell in order in a new kernel, keep going after errors, and
     keep the kernel (and the apps it serves) alive while the caller checks them.
@@ -170,7 +171,8 @@ def executed(
     ``wrap`` turns the kernel's command into a sandboxed one, ``nb`` is the notebook
     when the caller has read it already (each notebook is read once), ``kernel`` returns a
     kernel the caller started ahead (the grader starts the next notebook's while this one is
-    checked); the arguments that start one are then unused.
+    checked); the arguments that start one are then unused. ``skip_demos``: leave out the cells
+    tagged ``workbook-demo`` (see ``DEMO_TAG``).
     """
     nb = nb if nb is not None else notebooks.read(path)
     result = Execution()
@@ -188,7 +190,7 @@ def executed(
             if TEARDOWN_TAG in tags:
                 teardown.append(cell.source)  # stops the apps: run after the checks
                 continue
-            if DEMO_TAG in tags and notebooks.exercise_of(cell) is None:
+            if skip_demos and DEMO_TAG in tags and notebooks.exercise_of(cell) is None:
                 continue  # an exercise cell always runs, whatever its tags say
             left = total_timeout - (time.monotonic() - started)
             if left <= 0:
@@ -254,7 +256,7 @@ def verdicts(
         return failing(chapter, f"could not read the notebook: {str(exc).replace(str(path), path.name)}", exercises)
     try:
         with executed(path, lim.cell_timeout, lim.total_timeout, lim.memory_mb, env, on_start, wrap,
-                      connection_dir, nb, kernel) as run:  # fmt: skip
+                      connection_dir, nb, kernel, lim.skip_demos) as run:  # fmt: skip
             if after_run is not None:
                 after_run()
             if run.fatal:

@@ -20,6 +20,7 @@ class Limits:
     total_timeout: float = 120.0
     memory_mb: float = 1024.0
     tmp_mb: float = 256.0  # the sandbox's private /tmp
+    skip_demos: bool = True  # cells tagged workbook-demo: no check needs them (benchmarks/demo_verdicts.py)
 
     def for_chapter(self, chapter: registry.Chapter) -> Limits:
         """These limits for one chapter's notebook: its registry ``grade_timeout`` raises the total
